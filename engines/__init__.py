@@ -1,0 +1,1 @@
+"""The lifting network: the HoT model, its data, training, export and runtimes."""
