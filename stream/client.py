@@ -1,0 +1,88 @@
+"""Consumer side: subscribe to a hotstream publisher and get decoded frames as numpy.
+
+    from stream.client import Subscriber
+
+    with Subscriber("tcp://127.0.0.1:5556") as sub:
+        for frame in sub.frames():
+            print(frame.seq, frame.valid, frame.pose3d[0])   # pelvis, metres, camera coords
+
+``sub.meta`` holds the latest stream description (joint names, parents, units, model, ...).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import zmq
+
+from stream import wire
+from stream.wire import MetaFrame, PoseFrame
+
+__all__ = ["Subscriber", "PoseFrame", "MetaFrame", "save_npz"]
+
+
+class Subscriber:
+    """A SUB socket on one stream (``stream_id``) or on every stream (``stream_id=None``)."""
+
+    def __init__(self, endpoint: str = "tcp://127.0.0.1:5556", stream_id: str | None = "cam0",
+                 context: zmq.Context | None = None, rcv_hwm: int = 1000) -> None:
+        self.socket = (context or zmq.Context.instance()).socket(zmq.SUB)
+        self.socket.setsockopt(zmq.RCVHWM, rcv_hwm)
+        self.socket.setsockopt(zmq.LINGER, 0)
+        suffix = "" if stream_id is None else stream_id
+        for prefix in (wire.POSE_PREFIX, wire.META_PREFIX):
+            self.socket.setsockopt(zmq.SUBSCRIBE, f"{prefix}{suffix}".encode())
+        self.socket.connect(endpoint)
+        self.stream_id = stream_id
+        self.meta: dict | None = None
+
+    def receive(self, timeout_s: float | None = None) -> PoseFrame | MetaFrame | None:
+        """The next message, decoded; None if nothing came within ``timeout_s``."""
+        if timeout_s is not None and not self.socket.poll(int(timeout_s * 1000)):
+            return None
+        message = wire.decode(self.socket.recv_multipart())
+        if isinstance(message, MetaFrame):
+            self.meta = message.description
+        return message
+
+    def frames(self, timeout_s: float | None = None) -> Iterator[PoseFrame]:
+        """Pose frames as they arrive (meta messages update ``self.meta``); ends after
+        ``timeout_s`` seconds of silence, or never when it is None."""
+        while (message := self.receive(timeout_s)) is not None:
+            # Topics match by prefix ("cam0" also matches "cam01"), so check the id itself.
+            if isinstance(message, PoseFrame) and self.stream_id in (None, message.stream_id):
+                yield message
+
+    def close(self) -> None:
+        self.socket.close()
+
+    def __enter__(self) -> "Subscriber":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def save_npz(path: str | Path, frames: list[PoseFrame], meta: dict | None) -> None:
+    """Save received frames as stacked arrays (one row per frame) plus the header fields.
+
+    Arrays absent from some frames (``root``) are stored with NaN rows there.
+    """
+    if not frames:
+        raise ValueError("no frames to save")
+    out: dict[str, np.ndarray] = {
+        name: np.array([getattr(f, name) for f in frames])
+        for name in ("seq", "valid", "t_capture_ns", "t_publish_ns", "lookahead")
+    }
+    names = dict.fromkeys(n for f in frames for n in f.arrays)
+    for name in names:
+        shape = next(f.arrays[name] for f in frames if name in f.arrays).shape
+        out[name] = np.stack([f.arrays.get(name, np.full(shape, np.nan, np.float32)) for f in frames])
+    stages = list(dict.fromkeys(k for f in frames for k in f.stages_ms))
+    out["stages_ms"] = np.array([[f.stages_ms.get(k, np.nan) for k in stages] for f in frames])
+    out["stage_names"] = np.array(stages)
+    if meta is not None:
+        out["joint_names"] = np.array(meta["joint_names"])
+        out["parents"] = np.array(meta["parents"])
+    np.savez_compressed(path, **out)

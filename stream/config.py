@@ -1,0 +1,145 @@
+"""Typed settings for the live pipeline, loaded from YAML with command-line overrides.
+
+Every setting has a default here and a comment in ``config.yaml``. Unknown keys are errors
+(``extra="forbid"``) so a typo never silently falls back to a default. YAML is read with
+``yaml.safe_load`` and override values are parsed as YAML scalars: nothing is evaluated as code.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SourceSettings(_Section):
+    uri: str = "0"
+    as_fast_as_possible: bool = False
+    images_fps: float = Field(30.0, gt=0)
+    camera_width: int | None = Field(None, gt=0)
+    camera_height: int | None = Field(None, gt=0)
+    camera_fps: float | None = Field(None, gt=0)
+
+    @field_validator("uri", mode="before")
+    @classmethod
+    def _index_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) else value
+
+
+class Pose2DSettings(_Section):
+    backend: Literal["solutions", "tasks"] = "solutions"
+    model_complexity: Literal[0, 1, 2] = 1
+    task_file: Path | None = None
+    num_poses: int = Field(2, ge=1)
+    min_detection_confidence: float = Field(0.5, ge=0, le=1)
+    min_tracking_confidence: float = Field(0.5, ge=0, le=1)
+    same_person_iou: float = Field(0.1, ge=0, le=1)
+
+
+class LifterSettings(_Section):
+    weights: Path | None = None
+    backend: str = "auto"
+    lookahead: int = Field(0, ge=0)
+    hold_frames: int = Field(5, ge=0)
+
+
+class RootSettings(_Section):
+    enabled: bool = True
+    focal_px: float | None = Field(None, gt=0)
+    hfov_deg: float = Field(60.0, gt=0, lt=180)
+
+
+class FilterSettings(_Section):
+    enabled: bool = False
+    min_cutoff: float = Field(1.0, gt=0)
+    beta: float = Field(0.5, ge=0)
+    d_cutoff: float = Field(1.0, gt=0)
+
+
+class PublisherSettings(_Section):
+    endpoint: str = "tcp://127.0.0.1:5556"
+    stream_id: str = Field("cam0", pattern=r"^[A-Za-z0-9_.-]+$")
+    send_hwm: int = Field(30, ge=1)
+    meta_interval_s: float = Field(1.0, gt=0)
+    wait_for_subscriber_s: float = Field(0.0, ge=0)
+
+
+class PipelineSettings(_Section):
+    queue_size: int = Field(2, ge=1)
+    max_frames: int | None = Field(None, ge=1)
+    report: Path | None = None
+    print_report: bool = True
+
+
+class Settings(_Section):
+    source: SourceSettings = SourceSettings()
+    pose2d: Pose2DSettings = Pose2DSettings()
+    lifter: LifterSettings = LifterSettings()
+    root: RootSettings = RootSettings()
+    filter: FilterSettings = FilterSettings()
+    publisher: PublisherSettings = PublisherSettings()
+    pipeline: PipelineSettings = PipelineSettings()
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"lifter.lookahead=5"`` -> (["lifter", "lookahead"], 5); the value is a YAML scalar."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"override {text!r} is not of the form section.key=value")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as err:
+        raise ValueError(f"override {text!r}: value is not valid YAML ({err.problem})") from None
+    return key.strip().split("."), value
+
+
+def _set_path(tree: dict, path: list[str], value: Any) -> None:
+    node = tree
+    for part in path[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ValueError(f"setting {'.'.join(path)!r}: {part!r} is not a section")
+        node = child
+    node[path[-1]] = value
+
+
+def _describe(err: ValidationError) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "config"
+    if first["type"] == "extra_forbidden":
+        return f"unknown setting {where!r}"
+    return f"setting {where!r}: {first['msg']} (got {first.get('input')!r})"
+
+
+def load_settings(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (),
+                  values: dict[str, Any] | None = None) -> Settings:
+    """Settings from a YAML file (or the defaults when ``path`` is None), then ``values``
+    (``{"source.uri": "clip.mp4"}``, already typed), then ``key=value`` text overrides.
+
+    Raises ValueError with a one-line message naming the bad setting, FileNotFoundError when
+    the file does not exist.
+    """
+    tree: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"config file not found: {path}")
+        try:
+            tree = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ValueError(f"config file {path} is not valid YAML: {err}".replace("\n", " ")) from None
+        if not isinstance(tree, dict):
+            raise ValueError(f"config file {path} must hold a mapping of sections")
+    for key, value in (values or {}).items():
+        _set_path(tree, key.split("."), value)
+    for text in overrides:
+        _set_path(tree, *parse_override(text))
+    try:
+        return Settings.model_validate(tree)
+    except ValidationError as err:
+        raise ValueError(_describe(err)) from None

@@ -1,0 +1,264 @@
+"""The live pipeline: four stages in threads joined by small bounded queues.
+
+    source --q--> 2D (MediaPipe) --q--> lifter (ring, engine, root, filter) --q--> publisher
+
+Why threads, not processes: the heavy work (MediaPipe's graph, ONNX Runtime / torch kernels,
+OpenCV decoding) runs in C++ with the GIL released, so threads overlap it as well as processes
+would, while handing a frame over is a pointer move instead of pickling a 1 MB image between
+processes. (Measured on the 2-core dev box; see docs/streaming.md.)
+
+For a live source (camera, paced video) a full queue drops its *oldest* item, so each stage
+always works on the freshest frame and latency cannot build up; every drop is counted. With
+``as_fast_as_possible`` the queues block instead and every frame is processed.
+
+Every frame is stamped at each stage boundary (``FrameRecord``); the report built at the end
+(or on Ctrl-C) has per-stage and glass-to-publish percentiles, rates, counts and per-frame data.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import deque
+from typing import Any, Callable
+
+from engines.skeleton import JOINT_NAMES, PARENTS
+from stream import wire
+from stream.config import Settings
+from stream.lifter import LifterStage
+from stream.pose2d import create_pose2d
+from stream.publisher import Publisher
+from stream.record import FrameRecord
+from stream.report import LatencyReport
+from stream.smoothing import PoseSmoother
+from stream.sources import open_source
+
+log = logging.getLogger(__name__)
+
+END = object()  # end-of-stream marker, passed down the queues
+
+
+class StageQueue:
+    """Bounded FIFO between two stages: drops its oldest item when full (live) or blocks (offline)."""
+
+    def __init__(self, maxsize: int, drop_oldest: bool, stop: threading.Event) -> None:
+        self.maxsize, self.drop_oldest, self.stop = maxsize, drop_oldest, stop
+        self.items: deque = deque()
+        self.cond = threading.Condition()
+        self.dropped = 0
+
+    def put(self, item: Any) -> None:
+        with self.cond:
+            if item is not END and len(self.items) >= self.maxsize:
+                if self.drop_oldest:
+                    self.items.popleft()
+                    self.dropped += 1
+                else:
+                    while len(self.items) >= self.maxsize and not self.stop.is_set():
+                        self.cond.wait(0.1)
+            self.items.append(item)
+            self.cond.notify_all()
+
+    def get(self, timeout_s: float) -> Any | None:
+        """The next item, or None if none came within ``timeout_s``."""
+        with self.cond:
+            if not self.cond.wait_for(lambda: self.items, timeout_s):
+                return None
+            item = self.items.popleft()
+            self.cond.notify_all()
+            return item
+
+
+def load_default_engine(settings: Settings):
+    from engines.runtime import load_engine
+
+    return load_engine(weights=settings.lifter.weights, backend=settings.lifter.backend,
+                       lookahead=settings.lifter.lookahead)
+
+
+def _plain(value: Any) -> Any:
+    """Anything JSON/msgpack cannot hold (paths, numpy scalars) as text."""
+    return json.loads(json.dumps(value, default=str))
+
+
+class Pipeline:
+    """Builds every stage from ``Settings`` (opening the source, the 2D model, the engine and the
+    socket, so a bad setting fails here, before any thread starts) and runs them."""
+
+    def __init__(self, settings: Settings, engine=None) -> None:
+        self.settings = s = settings
+        self.stop = threading.Event()
+        self.source = open_source(s.source.uri, s.source.as_fast_as_possible, s.source.images_fps,
+                                  s.source.camera_width, s.source.camera_height, s.source.camera_fps)
+        try:
+            self.pose2d = create_pose2d(**s.pose2d.model_dump())
+            self.engine = engine if engine is not None else load_default_engine(s)
+            if self.engine.lookahead != s.lifter.lookahead:
+                raise ValueError(f"engine lookahead {self.engine.lookahead} != lifter.lookahead {s.lifter.lookahead}")
+            smoother = (PoseSmoother(self.source.fps, s.filter.min_cutoff, s.filter.beta, s.filter.d_cutoff)
+                        if s.filter.enabled else None)
+            self.lifter = LifterStage(self.engine, s.lifter.hold_frames, s.root.enabled, s.root.focal_px,
+                                      s.root.hfov_deg, smoother)
+            self.publisher = Publisher(s.publisher.endpoint, s.publisher.stream_id, s.publisher.send_hwm,
+                                       s.publisher.meta_interval_s)
+        except BaseException:
+            self.source.close()
+            raise
+        live = not s.source.as_fast_as_possible or self.source.source_id.startswith("camera:")
+        self.queues = {name: StageQueue(s.pipeline.queue_size, live, self.stop)
+                       for name in ("wait_2d", "wait_lift", "wait_publish")}
+        self.report = LatencyReport()
+        self.errors: list[BaseException] = []
+        self.captured = 0
+        self.capture_span_ns = [0, 0]
+        self.publisher.description = _plain(self.describe())
+
+    def describe(self) -> dict:
+        """The stream description consumers get on ``meta/<stream_id>``."""
+        s = self.settings
+        return {
+            "joint_names": list(JOINT_NAMES),
+            "parents": list(PARENTS),
+            "units": {"pose3d": "m", "pose2d": "px", "score": "1", "root": "m"},
+            "coordinates": {
+                "pose3d": "camera frame, x right, y down, z forward; root-relative (pelvis at 0)",
+                "root": "camera frame, x right, y down, z forward; pelvis position from the camera",
+                "pose2d": "image pixels, origin top-left, x right, y down",
+            },
+            "model": self.engine.describe(),
+            "window": self.engine.window,
+            "lookahead": self.engine.lookahead,
+            "fps": self.source.fps,
+            "source": self.source.source_id,
+            "root": {"enabled": s.root.enabled, "focal_px": s.root.focal_px, "hfov_deg": s.root.hfov_deg},
+            "filter": s.filter.model_dump(),
+            "topics": {"pose": wire.pose_topic(s.publisher.stream_id).decode(),
+                       "meta": wire.meta_topic(s.publisher.stream_id).decode()},
+        }
+
+    # --- stages -----------------------------------------------------------------------------
+    def _read(self) -> None:
+        out, limit = self.queues["wait_2d"], self.settings.pipeline.max_frames
+        for frame in self.source:
+            if self.stop.is_set():
+                break
+            if not self.captured:
+                self.capture_span_ns[0] = frame.t_capture_ns
+            self.captured += 1
+            self.capture_span_ns[1] = frame.t_capture_ns
+            height, width = frame.image.shape[:2]
+            rec = FrameRecord(frame.seq, frame.source_id, frame.t_capture_ns, (width, height),
+                              stamps={"capture": frame.t_capture_ns, "read": frame.t_read_ns}, image=frame.image)
+            out.put(rec)
+            if limit is not None and self.captured >= limit:
+                break
+
+    def _detect(self) -> None:
+        inbox, out = self.queues["wait_2d"], self.queues["wait_lift"]
+        while (rec := self._next(inbox)) is not END:
+            rec.stamp("wait_2d")
+            rec.pose2d = self.pose2d.estimate(rec.image, rec.t_capture_ns // 1_000_000)
+            rec.image = None
+            rec.stamp("pose2d")
+            out.put(rec)
+
+    def _lift(self) -> None:
+        inbox, out = self.queues["wait_lift"], self.queues["wait_publish"]
+        while (rec := self._next(inbox)) is not END:
+            rec.stamp("wait_lift")
+            for ready in self.lifter.process(rec):
+                out.put(ready)
+        for ready in self.lifter.finish():
+            out.put(ready)
+
+    def _publish(self) -> None:
+        inbox, pub = self.queues["wait_publish"], self.publisher
+        s = self.settings
+        while True:
+            rec = inbox.get(timeout_s=min(pub.service(), 0.1))
+            if rec is END:
+                break
+            if rec is None:
+                continue
+            rec.stamp("wait_publish")
+            parts = wire.encode_pose(rec, s.publisher.stream_id, self.engine.lookahead, self.source.fps,
+                                     time.time_ns())
+            sent = pub.send(parts)
+            rec.stamp("publish")
+            self.report.add(rec, sent)
+        pub.send_meta()  # a last description, so even a very short run leaves one
+
+    def _next(self, inbox: StageQueue) -> Any:
+        """Next item of ``inbox``; END once the pipeline is stopping and the queue is empty."""
+        while (item := inbox.get(0.1)) is None:
+            if self.stop.is_set():
+                return END
+        return item
+
+    def _run_stage(self, body: Callable[[], None], downstream: StageQueue | None) -> None:
+        try:
+            body()
+        except BaseException as err:  # surfaced by run() after every thread has ended
+            self.errors.append(err)
+            self.stop.set()
+        finally:
+            if downstream is not None:
+                downstream.put(END)
+
+    # --- driver -----------------------------------------------------------------------------
+    def run(self) -> dict:
+        """Run until the source ends, Ctrl-C, or ``self.stop`` is set; returns the built report.
+
+        Raises the first error any stage raised (after all stages have stopped).
+        """
+        wait = self.settings.publisher.wait_for_subscriber_s
+        if wait and not self.publisher.wait_for_subscriber(wait):
+            log.warning("no subscriber within %.1f s; starting anyway", wait)
+        q = self.queues
+        stages = [(self._read, q["wait_2d"]), (self._detect, q["wait_lift"]),
+                  (self._lift, q["wait_publish"]), (self._publish, None)]
+        threads = [threading.Thread(target=self._run_stage, args=stage, name=stage[0].__name__.strip("_"), daemon=True)
+                   for stage in stages]
+        t_start = time.time_ns()
+        for thread in threads:
+            thread.start()
+        try:
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(0.2)
+        except KeyboardInterrupt:
+            log.info("interrupted; finishing the frames in flight")
+            self.stop.set()
+            for thread in threads:
+                thread.join()
+        finally:
+            self.close()
+        if self.errors:
+            raise self.errors[0]
+        return self.build_report(time.time_ns() - t_start)
+
+    def build_report(self, wall_ns: int) -> dict:
+        span_s = (self.capture_span_ns[1] - self.capture_span_ns[0]) / 1e9
+        input_fps = (self.captured - 1) / span_s if self.captured > 1 and span_s > 0 else 0.0
+        counts = {
+            "captured": self.captured,
+            "dropped_at_source": self.source.frames_skipped,
+            "unreadable": self.source.frames_failed,
+            **{f"dropped_{name}": q.dropped for name, q in self.queues.items()},
+            "no_person": self.lifter.no_person,
+            "held_invalid": self.lifter.held,
+            "root_failed": self.lifter.root_failed,
+            "published": self.publisher.sent,
+            "dropped_by_socket": self.publisher.dropped,
+            "meta_sent": self.publisher.meta_sent,
+        }
+        info = {"wall_s": round(wall_ns / 1e9, 3), "source": self.source.source_id, "paced": self.source.paced,
+                "source_fps": self.source.fps, "endpoint": self.publisher.endpoint,
+                "engine": _plain(self.engine.describe()), "settings": self.settings.model_dump(mode="json")}
+        return self.report.build(counts, info, input_fps)
+
+    def close(self) -> None:
+        self.source.close()
+        self.pose2d.close()
+        self.publisher.close()

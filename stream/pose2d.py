@@ -1,0 +1,163 @@
+"""2D stage: MediaPipe BlazePose landmarks for one tracked person per frame.
+
+The default backend is ``mediapipe.solutions.pose`` (bundled with mediapipe 0.10.21, works
+offline, tracks one person). The ``tasks`` backend runs the Tasks ``PoseLandmarker`` with a
+user-supplied ``.task`` file and can see several people; either way a :class:`PersonTracker`
+keeps following the same person (bounding-box overlap with the last pose seen) and gives a new
+``person_id`` when it has to switch, so the ring buffer never mixes two people in a window.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from engines.skeleton import mediapipe_scores_to_h36m, mediapipe_to_h36m, normalize_screen
+
+
+@dataclass
+class Pose2D:
+    """One person's BlazePose landmarks in one image."""
+
+    landmarks_px: np.ndarray      # (33, 2) float32 pixels
+    visibility: np.ndarray        # (33,) float32 in [0, 1]
+    world: np.ndarray             # (33, 3) float32 metres, MediaPipe's hip-centred world landmarks
+    image_size: tuple[int, int]   # (width, height)
+    person_id: int = 0
+
+    def h36m_pixels(self) -> np.ndarray:
+        """(17, 2) H36M joints in pixels."""
+        return mediapipe_to_h36m(self.landmarks_px)
+
+    def h36m_scores(self) -> np.ndarray:
+        """(17,) per-joint confidence."""
+        return mediapipe_scores_to_h36m(self.visibility)
+
+    def h36m_normalized(self) -> np.ndarray:
+        """(17, 2) H36M joints in the lifter's normalised screen coordinates."""
+        return normalize_screen(self.h36m_pixels(), *self.image_size)
+
+
+def _box(points: np.ndarray) -> np.ndarray:
+    return np.concatenate([points.min(axis=0), points.max(axis=0)])
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two (x0, y0, x1, y1) boxes."""
+    inter = np.clip(np.minimum(a[2:], b[2:]) - np.maximum(a[:2], b[:2]), 0, None).prod()
+    union = np.prod(a[2:] - a[:2]) + np.prod(b[2:] - b[:2]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+class PersonTracker:
+    """Picks which detected person to follow and numbers people.
+
+    Follows the candidate whose box overlaps most with the last box seen; when none overlaps by
+    at least ``min_iou`` it switches to the largest candidate and gives it a new id.
+    """
+
+    def __init__(self, min_iou: float) -> None:
+        self.min_iou = min_iou
+        self.last_box: np.ndarray | None = None
+        self.person_id = -1
+
+    def choose(self, candidates: list[np.ndarray]) -> tuple[int, int]:
+        """Index of the candidate to follow among (33, 2) landmark arrays, and its person id."""
+        boxes = [_box(c) for c in candidates]
+        ious = [box_iou(b, self.last_box) for b in boxes] if self.last_box is not None else []
+        if ious and max(ious) >= self.min_iou:
+            index = int(np.argmax(ious))
+        else:
+            index = int(np.argmax([np.prod(b[2:] - b[:2]) for b in boxes]))
+            self.person_id += 1
+        self.last_box = boxes[index]
+        return index, self.person_id
+
+
+def _to_arrays(landmarks, world, width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    norm = np.array([(p.x, p.y, p.visibility) for p in landmarks], dtype=np.float32)
+    metres = np.array([(p.x, p.y, p.z) for p in world], dtype=np.float32)
+    return norm[:, :2] * np.array([width, height], dtype=np.float32), norm[:, 2], metres
+
+
+class SolutionsPose:
+    """``mediapipe.solutions.pose`` (BlazePose GHUM 3D, one person, tracking between frames)."""
+
+    def __init__(self, model_complexity: int = 1, min_detection_confidence: float = 0.5,
+                 min_tracking_confidence: float = 0.5, same_person_iou: float = 0.1) -> None:
+        import mediapipe as mp
+
+        self.pose = mp.solutions.pose.Pose(
+            static_image_mode=False, model_complexity=model_complexity, smooth_landmarks=True,
+            enable_segmentation=False, min_detection_confidence=min_detection_confidence,
+            min_tracking_confidence=min_tracking_confidence)
+        self.tracker = PersonTracker(same_person_iou)
+
+    def estimate(self, image_bgr: np.ndarray, t_ms: int) -> Pose2D | None:
+        height, width = image_bgr.shape[:2]
+        result = self.pose.process(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB))
+        if result.pose_landmarks is None:
+            return None
+        px, vis, world = _to_arrays(result.pose_landmarks.landmark,
+                                    result.pose_world_landmarks.landmark, width, height)
+        _, person_id = self.tracker.choose([px])
+        return Pose2D(px, vis, world, (width, height), person_id)
+
+    def close(self) -> None:
+        self.pose.close()
+
+
+class TasksPose:
+    """Tasks ``PoseLandmarker`` in video mode with a user-supplied ``.task`` model bundle."""
+
+    def __init__(self, task_file: Path, num_poses: int = 2, min_detection_confidence: float = 0.5,
+                 min_tracking_confidence: float = 0.5, same_person_iou: float = 0.1) -> None:
+        task_file = Path(task_file)
+        if not task_file.is_file():
+            raise FileNotFoundError(f"pose2d.task_file not found: {task_file}")
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        options = vision.PoseLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(task_file)),
+            running_mode=vision.RunningMode.VIDEO, num_poses=num_poses,
+            min_pose_detection_confidence=min_detection_confidence,
+            min_tracking_confidence=min_tracking_confidence)
+        self.landmarker = vision.PoseLandmarker.create_from_options(options)
+        self.tracker = PersonTracker(same_person_iou)
+        self.last_t_ms = -1
+
+    def estimate(self, image_bgr: np.ndarray, t_ms: int) -> Pose2D | None:
+        import mediapipe as mp
+
+        height, width = image_bgr.shape[:2]
+        t_ms = max(int(t_ms), self.last_t_ms + 1)  # video mode needs strictly increasing times
+        self.last_t_ms = t_ms
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB))
+        result = self.landmarker.detect_for_video(image, t_ms)
+        if not result.pose_landmarks:
+            return None
+        people = [_to_arrays(lm, world, width, height)
+                  for lm, world in zip(result.pose_landmarks, result.pose_world_landmarks)]
+        index, person_id = self.tracker.choose([px for px, _, _ in people])
+        px, vis, world = people[index]
+        return Pose2D(px, vis, world, (width, height), person_id)
+
+    def close(self) -> None:
+        self.landmarker.close()
+
+
+def create_pose2d(backend: str = "solutions", model_complexity: int = 1, task_file: Path | None = None,
+                  num_poses: int = 2, min_detection_confidence: float = 0.5,
+                  min_tracking_confidence: float = 0.5, same_person_iou: float = 0.1):
+    """The 2D estimator named by ``backend`` ("solutions" or "tasks")."""
+    if backend == "solutions":
+        return SolutionsPose(model_complexity, min_detection_confidence, min_tracking_confidence,
+                             same_person_iou)
+    if backend == "tasks":
+        if task_file is None:
+            raise ValueError("pose2d.backend 'tasks' needs pose2d.task_file (a PoseLandmarker .task bundle)")
+        return TasksPose(task_file, num_poses, min_detection_confidence, min_tracking_confidence,
+                         same_person_iou)
+    raise ValueError(f"unknown pose2d.backend {backend!r}; choose 'solutions' or 'tasks'")

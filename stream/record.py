@@ -1,0 +1,40 @@
+"""One frame's data and timestamps as it moves through the pipeline.
+
+Each stage stamps the wall-clock time (``time.time_ns``) at which it finished with the frame,
+in pipeline order, so a stage's duration is the difference between its stamp and the previous
+one and the durations add up to glass-to-publish. The ``wait_*`` stages are time spent in a queue.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from stream.pose2d import Pose2D
+
+
+@dataclass
+class FrameRecord:
+    seq: int
+    source_id: str
+    t_capture_ns: int
+    image_size: tuple[int, int]                         # (width, height)
+    stamps: dict[str, int] = field(default_factory=dict)
+    image: np.ndarray | None = None                     # released after the 2D stage
+    pose2d: Pose2D | None = None
+    pose3d: np.ndarray | None = None                    # (17, 3) metres, root-relative
+    root: np.ndarray | None = None                      # (3,) metres, camera coordinates
+    valid: bool = False
+
+    def stamp(self, stage: str) -> None:
+        """Mark the end of ``stage`` now."""
+        self.stamps[stage] = time.time_ns()
+
+    def stages_ms(self) -> dict[str, float]:
+        """Duration of each stage in milliseconds, in pipeline order."""
+        names = list(self.stamps)
+        return {b: (self.stamps[b] - self.stamps[a]) / 1e6 for a, b in zip(names, names[1:])}
+
+    def glass_to_publish_ms(self) -> float:
+        return (self.stamps["publish"] - self.t_capture_ns) / 1e6

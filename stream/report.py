@@ -1,0 +1,136 @@
+"""Latency report: per-stage and glass-to-publish percentiles, rates and counts, per-frame timings.
+
+Kept per frame (columnar, so the JSON stays compact) so ``tools/latency_plot.py`` can draw the
+timeline; summarised as p50/p95/p99/max for people.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from stream.record import FrameRecord
+
+GLASS_TO_PUBLISH = "glass_to_publish"
+
+
+def rate(count: int, times_ns: list[int]) -> float:
+    """Events per second for ``count`` events spread over the span of ``times_ns``."""
+    span = (max(times_ns) - min(times_ns)) / 1e9 if times_ns else 0.0
+    return (count - 1) / span if count > 1 and span > 0 else 0.0
+
+
+class LatencyReport:
+    def __init__(self) -> None:
+        self.seq: list[int] = []
+        self.t_capture_ns: list[int] = []
+        self.t_publish_ns: list[int] = []
+        self.valid: list[bool] = []
+        self.sent: list[bool] = []
+        self.stages: dict[str, list[float]] = {}
+
+    def add(self, rec: FrameRecord, sent: bool) -> None:
+        """Record a frame that reached the publisher (sent, or dropped by the socket)."""
+        n = len(self.seq)
+        self.seq.append(rec.seq)
+        self.t_capture_ns.append(rec.t_capture_ns)
+        self.t_publish_ns.append(rec.stamps["publish"])
+        self.valid.append(rec.valid)
+        self.sent.append(sent)
+        for name, ms in {**rec.stages_ms(), GLASS_TO_PUBLISH: rec.glass_to_publish_ms()}.items():
+            self.stages.setdefault(name, [float("nan")] * n).append(ms)
+        for column in self.stages.values():  # a stage this frame skipped
+            if len(column) == n:
+                column.append(float("nan"))
+
+    def build(self, counts: dict, info: dict, input_fps: float) -> dict:
+        """The report as a JSON-ready dict; ``input_fps`` is the rate the source delivered frames at."""
+        latency = {}
+        for name, column in self.stages.items():
+            values = np.asarray(column, dtype=np.float64)
+            values = values[np.isfinite(values)]
+            if values.size:
+                p50, p95, p99 = np.percentile(values, [50, 95, 99])
+                latency[name] = {"p50": round(p50, 3), "p95": round(p95, 3), "p99": round(p99, 3),
+                                 "max": round(float(values.max()), 3), "n": int(values.size)}
+        sent_times = [t for t, ok in zip(self.t_publish_ns, self.sent) if ok]
+        return {
+            "info": info,
+            "fps": {"input": round(input_fps, 2), "output": round(rate(len(sent_times), sent_times), 2)},
+            "counts": counts,
+            "latency_ms": latency,
+            "per_frame": {"seq": self.seq, "t_capture_ns": self.t_capture_ns,
+                          "t_publish_ns": self.t_publish_ns, "valid": self.valid, "sent": self.sent,
+                          "stages_ms": {k: [round(v, 3) for v in col] for k, col in self.stages.items()}},
+        }
+
+
+def format_report(report: dict) -> str:
+    """A short human-readable table of a built report."""
+    lines = [f"{'stage':<18}{'p50':>9}{'p95':>9}{'p99':>9}{'max':>9}   (ms, {len(report['per_frame']['seq'])} frames)"]
+    for name, s in report["latency_ms"].items():
+        if name == GLASS_TO_PUBLISH:
+            lines.append("-" * len(lines[0]))
+        lines.append(f"{name:<18}{s['p50']:>9.2f}{s['p95']:>9.2f}{s['p99']:>9.2f}{s['max']:>9.2f}")
+    fps = report["fps"]
+    lines.append(f"fps: input {fps['input']:.1f}, output {fps['output']:.1f}")
+    lines.append("counts: " + ", ".join(f"{k} {v}" for k, v in report["counts"].items()))
+    return "\n".join(lines)
+
+
+def write_report(report: dict, path: str | Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=1))
+
+
+def load_report(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"latency report not found: {path}")
+    report = json.loads(path.read_text())
+    if "per_frame" not in report or "latency_ms" not in report:
+        raise ValueError(f"{path} is not a latency report written by run_stream.py")
+    return report
+
+
+def plot_report(report: dict, path: str | Path) -> None:
+    """PNG with the per-stage percentiles (left) and glass-to-publish over time per stage (right)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    per_frame = report["per_frame"]
+    stage_names = [n for n in per_frame["stages_ms"] if n != GLASS_TO_PUBLISH]
+    fig, (bars, timeline) = plt.subplots(1, 2, figsize=(14, 5), gridspec_kw={"width_ratios": [1, 2]})
+
+    names = [n for n in report["latency_ms"]]
+    y = np.arange(len(names))
+    for offset, (key, colour) in zip((-0.25, 0, 0.25), (("p50", "tab:blue"), ("p95", "tab:orange"), ("p99", "tab:red"))):
+        bars.barh(y + offset, [report["latency_ms"][n][key] for n in names], height=0.25, color=colour, label=key)
+    bars.set_yticks(y, names)
+    bars.invert_yaxis()
+    bars.set_xlabel("ms")
+    bars.set_title("per-stage latency")
+    bars.legend()
+
+    if per_frame["t_capture_ns"]:
+        t0 = min(per_frame["t_capture_ns"])
+        t = (np.asarray(per_frame["t_capture_ns"]) - t0) / 1e9
+        order = np.argsort(t)
+        stack = np.nan_to_num(np.array([per_frame["stages_ms"][n] for n in stage_names], dtype=float))[:, order]
+        timeline.stackplot(t[order], stack, labels=stage_names, alpha=0.8)
+        timeline.plot(t[order], np.asarray(per_frame["stages_ms"][GLASS_TO_PUBLISH], dtype=float)[order],
+                      color="black", lw=0.8, label=GLASS_TO_PUBLISH)
+        dropped = ~np.asarray(per_frame["sent"], dtype=bool)[order]
+        if dropped.any():
+            timeline.plot(t[order][dropped], np.zeros(dropped.sum()), "rx", label="dropped by socket")
+    timeline.set_xlabel("capture time (s)")
+    timeline.set_ylabel("ms")
+    fps = report["fps"]
+    timeline.set_title(f"glass-to-publish per frame (input {fps['input']:.1f} fps, output {fps['output']:.1f} fps)")
+    timeline.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
