@@ -130,7 +130,7 @@ def plot_report(report: dict, path: str | Path) -> None:
     timeline.set_ylabel("ms")
     fps = report["fps"]
     timeline.set_title(f"glass-to-publish per frame (input {fps['input']:.1f} fps, output {fps['output']:.1f} fps)")
-    timeline.legend(loc="upper right", fontsize=8)
+    timeline.legend(loc="upper left", fontsize=8, ncol=3)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

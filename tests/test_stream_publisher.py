@@ -1,0 +1,95 @@
+"""Wire format v1 round trip and the publisher's behaviour with real ZeroMQ sockets on loopback."""
+import time
+
+import msgpack
+import numpy as np
+import pytest
+import zmq
+
+from stream import wire
+from stream.client import MetaFrame, PoseFrame, Subscriber
+from stream.pose2d import Pose2D
+from stream.publisher import Publisher
+from stream.record import FrameRecord
+
+
+def record(seq=7, root=True) -> FrameRecord:
+    rng = np.random.default_rng(seq)
+    pose2d = Pose2D(rng.uniform(0, 300, (33, 2)).astype(np.float32), rng.uniform(0, 1, 33).astype(np.float32),
+                    rng.normal(size=(33, 3)).astype(np.float32), (640, 360), person_id=3)
+    rec = FrameRecord(seq, "video:x.mp4", 1_000_000, (640, 360), stamps={"capture": 1_000_000, "read": 2_000_000},
+                      pose2d=pose2d, pose3d=rng.normal(size=(17, 3)).astype(np.float32), valid=True)
+    rec.stamps["pose2d"] = 5_500_000
+    rec.root = np.array([0.1, 0.2, 3.0], np.float32) if root else None
+    return rec
+
+
+def test_pose_message_round_trip():
+    rec = record()
+    parts = wire.encode_pose(rec, "cam0", lookahead=2, fps=30.0, t_publish_ns=9_000_000)
+    assert parts[0] == b"pose3d/cam0"
+    frame = wire.decode(parts)
+    assert isinstance(frame, PoseFrame)
+    assert (frame.seq, frame.stream_id, frame.valid, frame.lookahead, frame.fps) == (7, "cam0", True, 2, 30.0)
+    assert (frame.t_capture_ns, frame.t_publish_ns) == (1_000_000, 9_000_000)
+    assert frame.stages_ms == {"read": 1.0, "pose2d": 3.5}
+    assert frame.header["person"] == 3 and frame.header["image_size"] == [640, 360]
+    np.testing.assert_array_equal(frame.pose3d, rec.pose3d)
+    np.testing.assert_array_equal(frame.arrays["pose2d"], rec.pose2d.h36m_pixels())
+    np.testing.assert_array_equal(frame.arrays["score"], rec.pose2d.h36m_scores())
+    np.testing.assert_array_equal(frame.arrays["root"], rec.root)
+    assert [(a["name"], a["dtype"], a["shape"]) for a in frame.header["arrays"]] == [
+        ("pose3d", "<f4", [17, 3]), ("pose2d", "<f4", [17, 2]), ("score", "<f4", [17]), ("root", "<f4", [3])]
+
+
+def test_root_is_optional_and_bad_messages_are_rejected():
+    parts = wire.encode_pose(record(root=False), "cam0", 0, 30.0, 1)
+    assert "root" not in wire.decode(parts).arrays
+    with pytest.raises(ValueError, match="carries"):
+        wire.decode(parts[:-1])
+    header = msgpack.unpackb(parts[1])
+    with pytest.raises(ValueError, match="wire version 2"):
+        wire.decode([parts[0], msgpack.packb({**header, "v": 2}), *parts[2:]])
+    with pytest.raises(ValueError, match="unknown topic"):
+        wire.decode([b"other/cam0", *parts[1:]])
+
+
+def test_subscriber_gets_the_description_on_joining_and_then_poses():
+    pub = Publisher("tcp://127.0.0.1:*", "cam0")
+    pub.description = {"joint_names": ["pelvis"], "window": 81}
+    try:
+        with Subscriber(pub.endpoint, "cam0") as sub:
+            assert pub.wait_for_subscriber(10)
+            meta = sub.receive(timeout_s=10)
+            assert isinstance(meta, MetaFrame) and meta.description["window"] == 81
+            assert sub.meta["v"] == wire.VERSION and sub.meta["stream_id"] == "cam0"
+            assert pub.send(wire.encode_pose(record(), "cam0", 0, 30.0, 1))
+            frame = next(sub.frames(timeout_s=10))
+            assert frame.seq == 7
+    finally:
+        pub.close()
+    assert pub.sent == 1 and pub.dropped == 0 and pub.meta_sent >= 1
+
+
+def test_a_subscriber_that_stops_reading_costs_drops_not_time():
+    pub = Publisher("tcp://127.0.0.1:*", "cam0", send_hwm=2)
+    stuck = zmq.Context.instance().socket(zmq.SUB)
+    for option, value in ((zmq.RCVHWM, 2), (zmq.RCVBUF, 4096), (zmq.LINGER, 0)):
+        stuck.setsockopt(option, value)
+    stuck.setsockopt(zmq.SUBSCRIBE, b"")
+    stuck.connect(pub.endpoint)
+    message = wire.encode_pose(record(), "cam0", 0, 30.0, 1)
+    n = 20_000  # far more than the queues and TCP buffers between the two sockets hold
+    try:
+        assert pub.wait_for_subscriber(10)
+        results = [pub.send(message) for _ in range(n)]  # each send returns at once
+        assert pub.sent + pub.dropped == n
+        assert pub.dropped > 0 and results.count(False) == pub.dropped
+        stuck.close()  # a subscriber that goes away is forgotten: sends succeed again
+        deadline = time.monotonic() + 10
+        while not pub.send(message) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert results.count(True) < pub.sent
+    finally:
+        stuck.close()
+        pub.close()

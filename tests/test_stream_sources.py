@@ -1,0 +1,151 @@
+"""Sources: pacing and drop counting with a fake clock, real decoding, rotation, image folders."""
+import struct
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from stream.sources import Source, VideoReader, open_source
+
+SAMPLE = Path(__file__).resolve().parents[1] / "assets" / "sample.mp4"
+PERIOD_NS = 33_333_333  # 30 fps
+
+
+class FakeClock:
+    """Time only moves when someone sleeps or works, so pacing is checked exactly."""
+
+    def __init__(self):
+        self.now = 0
+        self.sleeps = 0
+
+    def monotonic_ns(self):
+        return self.now
+
+    def time_ns(self):
+        return 1_000_000_000_000 + self.now
+
+    def sleep(self, seconds):
+        self.sleeps += 1
+        self.now += round(seconds * 1e9)
+
+
+class ListReader:
+    """Frames numbered 0..n-1 as tiny images; reading or skipping one costs ``decode_ns``."""
+
+    def __init__(self, n, clock, decode_ns=0):
+        self.n, self.clock, self.decode_ns, self.next = n, clock, decode_ns, 0
+
+    def skip(self):
+        self.clock.now += self.decode_ns
+        self.next += 1
+        return self.next <= self.n
+
+    def read(self):
+        if self.next >= self.n:
+            return None
+        self.clock.now += self.decode_ns
+        self.next += 1
+        return np.full((2, 2, 3), self.next - 1, np.uint8)
+
+
+def consume(source, clock, work_ns):
+    frames = []
+    for frame in source:
+        frames.append(frame)
+        clock.now += work_ns  # the pipeline's time with this frame
+    return frames
+
+
+def test_paced_source_delivers_every_frame_on_time_when_the_pipeline_keeps_up():
+    clock = FakeClock()
+    source = Source(ListReader(10, clock, decode_ns=1_000_000), "fake", fps=30, paced=True, clock=clock)
+    frames = consume(source, clock, work_ns=PERIOD_NS // 2)
+    assert [f.seq for f in frames] == list(range(10))
+    assert [int(f.image[0, 0, 0]) for f in frames] == list(range(10))
+    assert [f.t_capture_ns for f in frames] == [1_000_000_000_000 + i * PERIOD_NS for i in range(10)]
+    assert source.frames_skipped == 0 and source.frames_delivered == 10
+    assert clock.sleeps >= 9  # it waited for each frame's due time
+
+
+def test_paced_source_skips_and_counts_frames_when_the_pipeline_falls_behind():
+    clock = FakeClock()
+    source = Source(ListReader(10, clock), "fake", fps=30, paced=True, clock=clock)
+    frames = consume(source, clock, work_ns=5 * PERIOD_NS // 2 + 1000)  # 2.5 frame periods per frame
+    # Frame 0 is taken at t=0 and released at 2.5 periods: frame 1's slot is over, frame 2's is
+    # not; and so on. The image read is the one whose slot is current, never an old one.
+    assert [f.seq for f in frames] == [0, 2, 5, 7]
+    assert [int(f.image[0, 0, 0]) for f in frames] == [0, 2, 5, 7]
+    assert source.frames_skipped == 6 and source.frames_delivered + source.frames_skipped == 10
+    assert all(f.t_capture_ns == 1_000_000_000_000 + f.seq * PERIOD_NS for f in frames)
+
+
+def test_unpaced_source_delivers_every_frame_without_waiting():
+    clock = FakeClock()
+    source = Source(ListReader(10, clock, decode_ns=1000), "fake", fps=30, paced=False, clock=clock)
+    frames = consume(source, clock, work_ns=5 * PERIOD_NS)
+    assert [f.seq for f in frames] == list(range(10))
+    assert source.frames_skipped == 0 and clock.sleeps == 0
+    assert all(a.t_capture_ns < b.t_capture_ns for a, b in zip(frames, frames[1:]))
+
+
+def test_sample_video_as_fast_as_possible_reads_every_frame_in_order():
+    source = open_source(str(SAMPLE), as_fast_as_possible=True)
+    try:
+        frames = [(f.seq, f.image.shape, f.source_id) for f in source]
+    finally:
+        source.close()
+    assert source.fps == pytest.approx(30.0)
+    assert [s for s, _, _ in frames] == list(range(230))
+    assert {shape for _, shape, _ in frames} == {(360, 640, 3)}
+    assert {sid for _, _, sid in frames} == {"video:sample.mp4"}
+
+
+def _set_rotation_90(path: Path) -> None:
+    """Write the display matrix ffmpeg's ``-metadata:s:v rotate=90`` writes into the track header."""
+    data = bytearray(path.read_bytes())
+    tkhd = data.find(b"tkhd")
+    assert tkhd > 0 and data[tkhd + 4] == 0, "expected a version-0 tkhd box"
+    matrix_at = tkhd + 4 + 4 + 20 + 8 + 8  # version/flags, times and ids, reserved, layer..volume
+    data[matrix_at:matrix_at + 36] = struct.pack(">9i", 0, -0x10000, 0, 0x10000, 0, 0, 0, 0, 0x40000000)
+    path.write_bytes(bytes(data))
+
+
+def test_video_with_rotation_metadata_comes_out_upright(tmp_path):
+    landscape = np.zeros((48, 64, 3), np.uint8)
+    landscape[:24, :32] = 255  # white top-left quadrant
+    path = tmp_path / "portrait.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30, (64, 48))
+    for _ in range(3):
+        writer.write(landscape)
+    writer.release()
+    _set_rotation_90(path)
+
+    reader = VideoReader(path)
+    image = reader.read()
+    reader.close()
+    assert image.shape == (64, 48, 3)  # stored landscape, displayed portrait
+    expected = np.rot90(landscape, 1)   # what ffmpeg shows for this display matrix
+    assert np.abs(image.astype(int) - expected).mean() < 10
+
+
+def test_image_folder_in_name_order_counting_unreadable_files(tmp_path):
+    for i in (2, 0, 1):
+        cv2.imwrite(str(tmp_path / f"frame_{i:03d}.png"), np.full((8, 8, 3), i * 50, np.uint8))
+    (tmp_path / "frame_001b.jpg").write_bytes(b"not an image")
+    (tmp_path / "notes.txt").write_text("ignored")
+    source = open_source(str(tmp_path), as_fast_as_possible=True)
+    frames = list(source)
+    assert [int(f.image[0, 0, 0]) for f in frames] == [0, 50, 100]
+    assert source.frames_failed == 1 and source.source_id == f"images:{tmp_path.name}"
+
+
+def test_missing_or_bad_sources_fail_clearly(tmp_path):
+    with pytest.raises(FileNotFoundError, match="video file not found"):
+        open_source(str(tmp_path / "nope.mp4"))
+    (tmp_path / "bad.mp4").write_bytes(b"\x00" * 100)
+    with pytest.raises(ValueError, match="cannot decode"):
+        open_source(str(tmp_path / "bad.mp4"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no images"):
+        open_source(str(tmp_path / "empty"))

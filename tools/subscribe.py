@@ -1,0 +1,65 @@
+#!/usr/bin/env python
+"""Subscribe to a hotstream publisher: print rate, latency and the last pose once a second.
+
+    python tools/subscribe.py                                  # tcp://127.0.0.1:5556, stream cam0
+    python tools/subscribe.py --record poses.npz --idle-timeout 5
+
+Latency is this machine's clock minus the frame's capture time, so it is exact on the same host.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+from stream.client import Subscriber, save_npz
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--endpoint", default="tcp://127.0.0.1:5556")
+    parser.add_argument("--stream", default="cam0", help="stream id, or 'all' for every stream")
+    parser.add_argument("--record", help="save every received frame to this .npz when done")
+    parser.add_argument("--count", type=int, help="stop after this many frames")
+    parser.add_argument("--idle-timeout", type=float, help="stop after this many seconds without a frame")
+    args = parser.parse_args()
+
+    frames, latencies = [], []
+    window_start, window_count = time.monotonic(), 0
+    sub = Subscriber(args.endpoint, None if args.stream == "all" else args.stream)
+    print(f"listening on {args.endpoint}; Ctrl-C stops", flush=True)
+    try:
+        for frame in sub.frames(timeout_s=args.idle_timeout):
+            latencies.append((time.time_ns() - frame.t_capture_ns) / 1e6)
+            window_count += 1
+            if args.record:
+                frames.append(frame)
+            now = time.monotonic()
+            if now - window_start >= 1.0:
+                lat = np.percentile(latencies[-window_count:], [50, 99])
+                pelvis = frame.arrays.get("root", np.full(3, np.nan))
+                head = frame.pose3d[10]
+                print(f"{window_count / (now - window_start):5.1f} Hz  latency p50 {lat[0]:6.1f} ms p99 {lat[1]:6.1f} ms  "
+                      f"seq {frame.seq} valid {frame.valid}  root {np.round(pelvis, 2)} m  "
+                      f"head_top {np.round(head, 2)} m", flush=True)
+                window_start, window_count = now, 0
+            if args.count is not None and len(latencies) >= args.count:
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sub.close()
+    print(f"received {len(latencies)} frames", flush=True)
+    if args.record:
+        if not frames:
+            print("error: nothing received, nothing recorded", file=sys.stderr)
+            return 1
+        save_npz(args.record, frames, sub.meta)
+        print(f"wrote {args.record}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
