@@ -1,0 +1,133 @@
+"""Lifter stage: which frame each output belongs to, the no-person policy, root position, smoothing.
+
+The engine here is a stand-in with the engines.runtime interface that returns the target frame's
+2D input as its "3D" output, so the tests can see exactly which frame was lifted. The real engine
+runs in tests/test_stream_e2e.py.
+"""
+import numpy as np
+import pytest
+
+from engines.skeleton import NUM_JOINTS
+from stream.lifter import LifterStage
+from stream.pose2d import Pose2D
+from stream.record import FrameRecord
+from stream.root import estimate_root, focal_from_fov
+from stream.smoothing import PoseSmoother
+
+
+class EchoEngine:
+    backend = "echo"
+
+    def __init__(self, window=9, lookahead=0):
+        self.window, self.lookahead = window, lookahead
+
+    def describe(self):
+        return {"model": "echo", "T": self.window, "lookahead": self.lookahead, "backend": self.backend}
+
+    def run(self, windows):
+        assert windows.shape[1:] == (self.window, NUM_JOINTS, 2) and windows.dtype == np.float32
+        target = windows[:, self.window - 1 - self.lookahead]
+        return np.concatenate([target, np.ones_like(target[..., :1])], axis=-1)
+
+
+def frame(seq, person=0, x=None, source="cam"):
+    """A record whose 2D pose encodes ``x`` (default: seq) in every landmark."""
+    rec = FrameRecord(seq, source, seq * 33_000_000, (640, 480))
+    if person is not None:
+        value = float(seq if x is None else x)
+        rec.pose2d = Pose2D(np.full((33, 2), value, np.float32), np.ones(33, np.float32),
+                            np.zeros((33, 3), np.float32), (640, 480), person)
+    return rec
+
+
+def lifted_x(rec):
+    """Undo normalize_screen on the echoed pose to get back the pixel value ``x`` of its window."""
+    return round(float((rec.pose3d[0, 0] + 1) * 640 / 2), 3)
+
+
+def run(stage, records):
+    out = []
+    for rec in records:
+        out += stage.process(rec)
+    return out + stage.finish()
+
+
+@pytest.mark.parametrize("lookahead", [0, 3])
+def test_every_frame_with_a_person_is_lifted_once_in_order(lookahead):
+    stage = LifterStage(EchoEngine(lookahead=lookahead), root=False)
+    first = stage.process(frame(0))
+    assert len(first) == (1 if lookahead == 0 else 0)  # a lookahead delays the output
+    out = first + run(stage, [frame(i) for i in range(1, 12)])
+    assert [r.seq for r in out] == list(range(12))
+    assert [lifted_x(r) for r in out] == list(range(12))  # each output is its own frame's pose
+    assert all(r.valid for r in out)
+
+
+def test_missing_person_is_held_then_dropped():
+    stage = LifterStage(EchoEngine(), hold_frames=2, root=False)
+    records = [frame(0), frame(1), frame(2, person=None), frame(3, person=None), frame(4, person=None), frame(5)]
+    out = run(stage, records)
+    assert [(r.seq, r.valid) for r in out] == [(0, True), (1, True), (2, False), (3, False), (5, True)]
+    assert lifted_x(out[2]) == 1 and out[2].pose2d is records[1].pose2d  # the held pose is the last seen
+    assert stage.no_person == 3 and stage.held == 2
+
+
+def test_a_new_person_restarts_the_window():
+    stage = LifterStage(EchoEngine(window=4, lookahead=1), root=False)
+    out = run(stage, [frame(0), frame(1), frame(2, person=1, x=50), frame(3, person=1, x=51)])
+    assert [(r.seq, lifted_x(r)) for r in out] == [(0, 0), (1, 1), (2, 50), (3, 51)]
+
+
+def test_lifter_stamps_its_stages():
+    stage = LifterStage(EchoEngine(lookahead=1), root=True, smoother=PoseSmoother(30.0))
+    out = run(stage, [frame(i) for i in range(3)])
+    assert list(out[0].stamps) == ["lookahead", "lift", "root", "filter"]
+
+
+def synthetic_pose(seed=0):
+    rng = np.random.default_rng(seed)
+    pose = rng.uniform(-0.4, 0.4, (17, 3)).astype(np.float32)
+    pose[:, 1] *= 2.2  # a tall person
+    return pose - pose[0]
+
+
+def project(points, focal, size):
+    return np.stack([focal * points[:, 0] / points[:, 2] + size[0] / 2,
+                     focal * points[:, 1] / points[:, 2] + size[1] / 2], axis=-1)
+
+
+@pytest.mark.parametrize("translation", [(0.0, 0.0, 3.0), (0.8, -0.3, 5.5), (-1.5, 0.4, 2.2)])
+def test_root_is_recovered_from_an_exact_projection(translation):
+    pose, size = synthetic_pose(), (1280, 720)
+    focal = focal_from_fov(size[0], 60.0)
+    t = np.array(translation, np.float32)
+    found = estimate_root(pose, project(pose + t, focal, size), focal, size)
+    np.testing.assert_allclose(found, t, atol=1e-3)
+
+
+def test_root_ignores_unconfident_joints_and_rejects_impossible_fits():
+    pose, size, focal = synthetic_pose(1), (640, 480), 500.0
+    t = np.array([0.2, 0.1, 4.0], np.float32)
+    uv = project(pose + t, focal, size)
+    uv[3] += 300  # a wild outlier...
+    weights = np.ones(17, np.float32)
+    weights[3] = 0  # ...that the 2D stage was not sure about
+    np.testing.assert_allclose(estimate_root(pose, uv, focal, size, weights), t, atol=1e-3)
+    # The 2D of the point-reflected pose is fitted exactly only by a pose behind the camera.
+    assert estimate_root(pose, project(-pose + t, focal, size), focal, size) is None
+
+
+def test_focal_from_fov():
+    assert focal_from_fov(640, 90.0) == pytest.approx(320.0)
+    assert focal_from_fov(1280, 60.0) == pytest.approx(640 / np.tan(np.radians(30)))
+
+
+def test_one_euro_smoothing_removes_jitter_and_resets():
+    rng = np.random.default_rng(0)
+    truth = np.tile(np.linspace(0, 1, 17)[:, None], (1, 3)).astype(np.float32)
+    noisy = truth + rng.normal(0, 0.02, (120, 17, 3)).astype(np.float32)
+    smoother = PoseSmoother(30.0, min_cutoff=1.0, beta=0.0)
+    out = np.stack([smoother("pose3d", p, i / 30) for i, p in enumerate(noisy)])
+    assert np.abs(out[30:] - truth).mean() < 0.5 * np.abs(noisy[30:] - truth).mean()
+    smoother.reset()
+    np.testing.assert_array_equal(smoother("pose3d", noisy[0] + 5, 10.0), noisy[0] + 5)  # no memory after reset
