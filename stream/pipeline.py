@@ -74,7 +74,7 @@ def load_default_engine(settings: Settings):
     from engines.runtime import load_engine
 
     return load_engine(weights=settings.lifter.weights, backend=settings.lifter.backend,
-                       lookahead=settings.lifter.lookahead)
+                       lookahead=settings.lifter.lookahead, threads=settings.lifter.threads)
 
 
 def _plain(value: Any) -> Any:
