@@ -1,0 +1,297 @@
+"""Training pairs from 3D mocap: random virtual cameras, augmentation and a 2D detector noise model.
+
+A pair is what the live lifter sees and what it must answer: a window of 2D poses normalised with
+:func:`engines.skeleton.normalize_screen` for the virtual image's size, and the matching 3D poses
+in metres, root-relative, in camera coordinates (x right, y down, z forward). Everything is
+vectorised over a batch of windows; :class:`PairBatches` wraps it for a torch ``DataLoader``.
+
+Per window, in world space (Z up): a random clip and start, a time warp of 0.5-2x, random bone
+lengths, a left-right mirror, and a rotation about gravity. Then a virtual camera (distance,
+height, aim point, roll, field of view, image size, portrait or landscape) projects the poses,
+and a MediaPipe-like noise model perturbs the 2D points (per-joint offsets for differing joint
+definitions, jitter, slow wander, dropped joints held at a stale value, low-confidence joints,
+repeated frames).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from engines.data.camera import look_at, project, world_to_camera
+from engines.skeleton import FLIP_PERMUTATION, NUM_JOINTS, PARENTS, normalize_screen
+
+FPS = 50.0  # the frame rate the lifter is trained at
+# Bones whose length is scaled together, so left and right stay symmetric and the derived torso
+# joints (pelvis, spine, thorax as midpoints) stay consistent. Indexed by child joint.
+_BONE_GROUP = (0, 1, 2, 3, 1, 2, 3, 4, 4, 5, 6, 7, 8, 9, 7, 8, 9)
+_NUM_BONE_GROUPS = 10
+LANDSCAPE_SIZES = ((1280, 720), (1920, 1080), (640, 480), (960, 540), (1768, 994))
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Ranges of the world-space augmentations."""
+
+    time_warp: tuple[float, float] = (0.5, 2.0)  # playback speed, sampled log-uniformly
+    body_scale: tuple[float, float] = (0.85, 1.15)  # overall size
+    bone_scale_std: float = 0.06  # per bone-group relative length change
+    mirror_prob: float = 0.5
+    rotate: bool = True  # uniform rotation about gravity
+
+
+@dataclass(frozen=True)
+class CameraRanges:
+    """Ranges of the virtual cameras; defaults cover phones and webcams filming a whole body."""
+
+    hfov_deg: tuple[float, float] = (45.0, 85.0)
+    portrait_prob: float = 0.3
+    fit: tuple[float, float] = (1.0, 2.5)  # distance as a multiple of "2 m just fills the height"
+    min_clearance: float = 1.0  # metres between the camera and the nearest point of the motion
+    height: tuple[float, float] = (0.3, 2.2)  # camera height above the floor
+    aim_height: tuple[float, float] = (0.5, 1.3)
+    aim_offset: float = 0.5  # subject off-centre by up to this fraction of the half field of view
+    roll_deg: float = 4.0  # standard deviation
+
+
+@dataclass(frozen=True)
+class DetectorNoise:
+    """2D noise in fractions of the person's height in pixels (MediaPipe-like)."""
+
+    joint_offset: float = 0.012  # per-clip, per-joint offset: joint definitions differ
+    jitter: tuple[float, float] = (0.002, 0.012)  # per-frame white noise std range
+    wander: float = 0.006  # slowly varying error std
+    drop_prob: float = 0.02  # per joint and window: a burst where the joint is held at a stale value
+    low_conf_prob: float = 0.03  # per joint and window: a burst of large errors
+    low_conf_std: float = 0.06
+    burst_frames: tuple[int, int] = (3, 25)
+    repeat_prob: float = 0.02  # per frame: the detector output repeats the previous frame
+
+
+@dataclass
+class VirtualCameras:
+    """A batch of pinhole cameras: camera-to-world rotations, centres, focal lengths, image sizes."""
+
+    rotation: np.ndarray  # (n, 3, 3)
+    position: np.ndarray  # (n, 3)
+    focal: np.ndarray  # (n,)
+    size: np.ndarray  # (n, 2) width, height in pixels
+
+
+# --- world-space augmentation -------------------------------------------------------------------
+
+def sample_windows(clips: Sequence, rng: np.random.Generator, n: int, num_frames: int,
+                   warp: tuple[float, float] = (1.0, 1.0), clip_weights: np.ndarray | None = None,
+                   fps: float = FPS) -> np.ndarray:
+    """(n, T, 17, 3) windows at ``fps`` from random clips and starts, time-warped by a random
+    factor in ``warp`` (log-uniform), by linear interpolation. Clips shorter than the warped
+    window are slowed down to fit, and a clip shorter than the window at any speed is played
+    at the slowest speed and padded with its last frame."""
+    weights = np.array([len(c.positions) for c in clips], dtype=np.float64)
+    if clip_weights is not None:
+        weights = weights * clip_weights
+    which = rng.choice(len(clips), size=n, p=weights / weights.sum())
+    rate = np.exp(rng.uniform(np.log(warp[0]), np.log(warp[1]), size=n))
+    out = np.empty((n, num_frames, NUM_JOINTS, 3), dtype=np.float32)
+    steps = np.arange(num_frames)
+    for i, c in enumerate(which):
+        pos = clips[c].positions
+        last = len(pos) - 1
+        step = rate[i] * clips[c].fps / fps
+        if num_frames > 1:
+            step = max(min(step, last / (num_frames - 1)), warp[0] * clips[c].fps / fps)
+        span = step * (num_frames - 1)
+        start = rng.uniform(0, max(last - span, 0.0))
+        t = np.minimum(start + step * steps, last)
+        i0 = np.floor(t).astype(int)
+        i1 = np.minimum(i0 + 1, last)
+        frac = (t - i0)[:, None, None]
+        out[i] = pos[i0] * (1 - frac) + pos[i1] * frac
+    return out
+
+
+def scale_bones(positions: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """Rebuild poses (n, T, 17, 3) from the pelvis outwards with each bone scaled by ``factors``
+    (n, 17), indexed by the bone's child joint (entry 0, the pelvis, is unused)."""
+    out = positions.copy()
+    for child, parent in enumerate(PARENTS):
+        if parent >= 0:
+            bone = positions[:, :, child] - positions[:, :, parent]
+            out[:, :, child] = out[:, :, parent] + bone * factors[:, None, child, None]
+    return out
+
+
+def random_bone_factors(rng: np.random.Generator, n: int, aug: Augmentation) -> np.ndarray:
+    """(n, 17) symmetric bone-length factors: an overall size times a per-bone-group change."""
+    body = rng.uniform(*aug.body_scale, size=(n, 1))
+    groups = np.clip(rng.normal(1.0, aug.bone_scale_std, size=(n, _NUM_BONE_GROUPS)), 0.8, 1.2)
+    return body * groups[:, _BONE_GROUP]
+
+
+def mirror(positions: np.ndarray) -> np.ndarray:
+    """Left-right mirror image: negate world x and swap left and right joints."""
+    out = positions[..., FLIP_PERMUTATION, :].copy()
+    out[..., 0] *= -1
+    return out
+
+
+def rotate_about_gravity(positions: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    """Rotate poses (n, ..., 3) by ``angle`` (n,) radians about the world Z axis through the origin."""
+    c, s = np.cos(angle), np.sin(angle)
+    zero, one = np.zeros_like(c), np.ones_like(c)
+    rot = np.stack([np.stack([c, -s, zero], -1), np.stack([s, c, zero], -1),
+                    np.stack([zero, zero, one], -1)], -2)  # (n, 3, 3)
+    flat = positions.reshape(len(positions), -1, 3)
+    return (flat @ np.swapaxes(rot, 1, 2)).reshape(positions.shape).astype(np.float32)
+
+
+def center_on_floor(positions: np.ndarray) -> np.ndarray:
+    """Move each window (n, T, 17, 3) so its mean pelvis is above the origin and its lowest
+    joint touches z = 0: the camera is then placed relative to the subject and the floor."""
+    offset = positions[:, :, 0, :].mean(1)
+    offset[:, 2] = positions[..., 2].min(axis=(1, 2))
+    return positions - offset[:, None, None, :]
+
+
+def augment(windows: np.ndarray, rng: np.random.Generator, aug: Augmentation) -> np.ndarray:
+    """Bone lengths, mirroring and rotation about gravity, then centring on the floor."""
+    n = len(windows)
+    out = scale_bones(windows, random_bone_factors(rng, n, aug))
+    flip = rng.random(n) < aug.mirror_prob
+    out[flip] = mirror(out[flip])
+    if aug.rotate:
+        out = rotate_about_gravity(out, rng.uniform(0, 2 * np.pi, size=n))
+    return center_on_floor(out)
+
+
+# --- virtual cameras ----------------------------------------------------------------------------
+
+def sample_cameras(rng: np.random.Generator, positions: np.ndarray,
+                   ranges: CameraRanges = CameraRanges()) -> VirtualCameras:
+    """One camera per window (n, T, 17, 3) (centred by :func:`center_on_floor`), looking along +y
+    at the subject from a random distance and height, aimed slightly off the subject."""
+    n = len(positions)
+    size = np.array(LANDSCAPE_SIZES)[rng.integers(len(LANDSCAPE_SIZES), size=n)]
+    portrait = rng.random(n) < ranges.portrait_prob
+    size[portrait] = size[portrait][:, ::-1]
+    half_hfov = np.radians(rng.uniform(*ranges.hfov_deg, size=n)) / 2
+    focal = size[:, 0] / 2 / np.tan(half_hfov)
+    fit = focal / (size[:, 1] / 2)  # distance at which 1 m above and below the aim fills the image
+    reach = np.linalg.norm(positions[..., :2], axis=-1).max(axis=(1, 2))
+    distance = np.maximum(fit * rng.uniform(*ranges.fit, size=n), reach + ranges.min_clearance)
+    eye = np.stack([np.zeros(n), -distance, rng.uniform(*ranges.height, size=n)], -1)
+    half_vfov = np.arctan(size[:, 1] / 2 / focal)
+    aim_x = distance * np.tan(half_hfov) * ranges.aim_offset * rng.uniform(-1, 1, size=n)
+    aim_z = rng.uniform(*ranges.aim_height, size=n) + (
+        distance * np.tan(half_vfov) * ranges.aim_offset * 0.5 * rng.uniform(-1, 1, size=n))
+    target = np.stack([aim_x, np.zeros(n), aim_z], -1)
+    roll = np.radians(rng.normal(0, ranges.roll_deg, size=n))
+    return VirtualCameras(look_at(eye, target, roll), eye, focal, size.astype(np.float64))
+
+
+def project_to_image(positions: np.ndarray, cams: VirtualCameras) -> tuple[np.ndarray, np.ndarray]:
+    """World windows (n, T, 17, 3) -> (pixels (n, T, 17, 2), camera-space points (n, T, 17, 3))."""
+    n, t = positions.shape[:2]
+    cam = world_to_camera(positions.reshape(n, -1, 3), cams.rotation, cams.position)
+    focal = np.repeat(cams.focal[:, None], 2, axis=1)
+    pixels = project(cam, focal, cams.size / 2)
+    return pixels.reshape(n, t, NUM_JOINTS, 2), cam.reshape(n, t, NUM_JOINTS, 3)
+
+
+# --- 2D detector noise --------------------------------------------------------------------------
+
+def _bursts(rng: np.random.Generator, shape: tuple[int, int, int], prob: float,
+            frames: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Random bursts per (window, joint): a mask (n, T, J) and each burst's start frame (n, 1, J)."""
+    n, t, j = shape
+    active = rng.random((n, 1, j)) < prob
+    start = rng.integers(0, t, size=(n, 1, j))
+    length = rng.integers(frames[0], frames[1] + 1, size=(n, 1, j))
+    frame = np.arange(t)[None, :, None]
+    return active & (frame >= start) & (frame < start + length), start
+
+
+def add_detector_noise(pixels: np.ndarray, rng: np.random.Generator,
+                       noise: DetectorNoise = DetectorNoise()) -> np.ndarray:
+    """MediaPipe-like errors on 2D windows (n, T, 17, 2), scaled by each person's pixel height."""
+    n, t, j, _ = pixels.shape
+    height = np.median(pixels[..., 1].max(-1) - pixels[..., 1].min(-1), axis=1)
+    scale = np.maximum(height, 1.0)[:, None, None, None]
+    out = pixels + rng.normal(0, noise.joint_offset, (n, 1, j, 2)) * scale
+    jitter = rng.uniform(*noise.jitter, size=(n, 1, 1, 1))
+    out = out + rng.normal(0, 1, (n, t, j, 2)) * jitter * scale
+    if t > 1:  # slow wander: white noise smoothed over ~10 frames, rescaled to unit std
+        white = rng.normal(0, 1, (n, t + 9, j, 2)).cumsum(1)
+        slow = (white[:, 9:] - white[:, :-9]) / 3.0
+        out = out + slow * noise.wander * scale
+    low, _ = _bursts(rng, (n, t, j), noise.low_conf_prob, noise.burst_frames)
+    out = out + low[..., None] * rng.normal(0, noise.low_conf_std, (n, t, j, 2)) * scale
+    dropped, start = _bursts(rng, (n, t, j), noise.drop_prob, noise.burst_frames)
+    held = np.where(dropped, np.maximum(start - 1, 0), np.arange(t)[None, :, None])
+    out = np.take_along_axis(out, held[..., None], axis=1)
+    fresh = np.where(rng.random((n, t)) < noise.repeat_prob, 0, np.arange(t)[None, :])
+    fresh[:, 0] = 0
+    repeated = np.maximum.accumulate(fresh, axis=1)
+    return np.take_along_axis(out, repeated[:, :, None, None], axis=1).astype(np.float32)
+
+
+# --- pairs --------------------------------------------------------------------------------------
+
+def sample_lookahead(rng: np.random.Generator, n: int, num_frames: int) -> np.ndarray:
+    """(n,) lookaheads: half causal (0, the live default), then 5, the centre, or any in between."""
+    centre = (num_frames - 1) // 2
+    kind = rng.random(n)
+    out = rng.integers(0, centre + 1, size=n)
+    out[kind < 0.7] = centre
+    out[kind < 0.55] = min(5, centre)
+    out[kind < 0.4] = 0
+    return out
+
+
+def to_pairs(world: np.ndarray, cams: VirtualCameras, rng: np.random.Generator | None,
+             noise: DetectorNoise | None) -> tuple[np.ndarray, np.ndarray]:
+    """World windows -> (normalised 2D (n, T, 17, 2), root-relative camera 3D (n, T, 17, 3))."""
+    pixels, cam = project_to_image(world, cams)
+    if noise is not None:
+        pixels = add_detector_noise(pixels, rng, noise)
+    size = cams.size[:, None, None, :]
+    pose2d = normalize_screen(pixels, size[..., 0], size[..., 1])
+    return pose2d.astype(np.float32), (cam - cam[:, :, :1]).astype(np.float32)
+
+
+def make_pairs(clips: Sequence, rng: np.random.Generator, n: int, num_frames: int,
+               clip_weights: np.ndarray | None = None, aug: Augmentation = Augmentation(),
+               cameras: CameraRanges = CameraRanges(),
+               noise: DetectorNoise | None = DetectorNoise()) -> dict[str, np.ndarray]:
+    """A batch of ``n`` training pairs: ``pose2d`` (n, T, 17, 2), ``target3d`` (n, T, 17, 3) and
+    ``target_index`` (n,), the frame the lifter is asked for (``T - 1 - lookahead``)."""
+    world = augment(sample_windows(clips, rng, n, num_frames, aug.time_warp, clip_weights), rng, aug)
+    pose2d, target3d = to_pairs(world, sample_cameras(rng, world, cameras), rng, noise)
+    target_index = num_frames - 1 - sample_lookahead(rng, n, num_frames)
+    return {"pose2d": pose2d, "target3d": target3d, "target_index": target_index.astype(np.int64)}
+
+
+class PairBatches(torch.utils.data.Dataset):
+    """``length`` batches per epoch; batch ``i`` of epoch ``e`` is generated from seed (seed, e, i),
+    so epochs differ, runs repeat, and a ``DistributedSampler`` can split batches across ranks.
+    Use with ``DataLoader(..., batch_size=None)``."""
+
+    def __init__(self, clips: Sequence, length: int, batch_size: int, num_frames: int, seed: int = 0,
+                 clip_weights: np.ndarray | None = None, **kwargs):
+        if not clips:
+            raise ValueError("no training clips")
+        self.clips, self.length, self.batch_size, self.num_frames = clips, length, batch_size, num_frames
+        self.seed, self.clip_weights, self.kwargs, self.epoch = seed, clip_weights, kwargs, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        batch = make_pairs(self.clips, rng, self.batch_size, self.num_frames, self.clip_weights, **self.kwargs)
+        return {k: torch.from_numpy(v) for k, v in batch.items()}

@@ -1,0 +1,150 @@
+"""Training-pair maths: augmentation, virtual cameras, projection, normalisation, noise."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engines.data import synth
+from engines.data.camera import look_at, project, world_to_camera
+from engines.data.mocap.clip import Clip
+from engines.skeleton import FLIP_PERMUTATION, JOINT_INDEX, bone_lengths, denormalize_screen, normalize_screen
+
+
+def walking_clip(seconds: float = 4.0, fps: float = 50.0, seed: int = 0, name: str = "walk") -> Clip:
+    """A procedural walker (metres, Z up, facing its direction of travel): legs and arms swing in
+    opposite phase, the pelvis bobs, and the heading turns slowly. Enough motion to learn from."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * fps)) / fps
+    omega = 2 * np.pi * rng.uniform(0.8, 1.2)
+    speed, turn = rng.uniform(0.8, 1.6), rng.uniform(-0.4, 0.4)
+
+    def swing(amplitude, phase):
+        return amplitude * np.sin(omega * t + phase)
+
+    def limb(start, angle, length):  # a segment hanging from start, swung forward by angle (+x)
+        return start + length * np.stack([np.sin(angle), np.zeros_like(t), -np.cos(angle)], -1)
+
+    pelvis = np.stack([np.zeros_like(t), np.zeros_like(t), 0.95 + 0.02 * np.sin(2 * omega * t)], -1)
+    joints = {"pelvis": pelvis}
+    for side, y, phase in (("left", 0.12, 0.0), ("right", -0.12, np.pi)):
+        hip = pelvis + [0, y, 0]
+        thigh = swing(0.45, phase)
+        knee = limb(hip, thigh, 0.45)
+        joints |= {f"{side}_hip": hip, f"{side}_knee": knee,
+                   f"{side}_ankle": limb(knee, thigh - 0.35 * (1 + np.sin(omega * t + phase + 1.0)), 0.44)}
+    thorax = pelvis + [0, 0, 0.5]
+    joints |= {"thorax": thorax, "spine": (pelvis + thorax) / 2, "neck_nose": thorax + [0.06, 0, 0.16],
+               "head_top": thorax + [0.0, 0, 0.36]}
+    for side, y, phase in (("left", 0.18, np.pi), ("right", -0.18, 0.0)):
+        shoulder = thorax + [0, y, 0]
+        upper = swing(0.4, phase)
+        elbow = limb(shoulder, upper, 0.28)
+        joints |= {f"{side}_shoulder": shoulder, f"{side}_elbow": elbow,
+                   f"{side}_wrist": limb(elbow, upper + 0.3 + swing(0.2, phase), 0.25)}
+    local = np.stack([joints[name] for name in sorted(JOINT_INDEX, key=JOINT_INDEX.get)], 1)
+    heading = turn * t
+    c, s = np.cos(heading)[:, None], np.sin(heading)[:, None]
+    world = local.copy()
+    world[..., 0], world[..., 1] = c * local[..., 0] - s * local[..., 1], s * local[..., 0] + c * local[..., 1]
+    world[..., :2] += np.cumsum(speed / fps * np.stack([np.cos(heading), np.sin(heading)], -1), 0)[:, None]
+    return Clip(source="synthetic", clip=name, positions=world, fps=fps)
+
+
+@pytest.fixture(scope="module")
+def clips():
+    return [walking_clip(seed=i, name=f"walk{i}") for i in range(3)]
+
+
+def test_mirroring_twice_is_identity(clips):
+    pose = clips[0].positions[None, :10]
+    np.testing.assert_array_equal(synth.mirror(synth.mirror(pose)), pose)
+    mirrored = synth.mirror(pose)
+    assert np.allclose(mirrored[..., JOINT_INDEX["left_wrist"], 0], -pose[..., JOINT_INDEX["right_wrist"], 0])
+    assert FLIP_PERMUTATION[JOINT_INDEX["left_hip"]] == JOINT_INDEX["right_hip"]
+
+
+def test_rotation_about_gravity_keeps_height_and_bones(clips):
+    pose = clips[1].positions[None, :20]
+    rotated = synth.rotate_about_gravity(pose, np.array([1.1]))
+    np.testing.assert_allclose(rotated[..., 2], pose[..., 2], atol=1e-6)
+    np.testing.assert_allclose(bone_lengths(rotated), bone_lengths(pose), atol=1e-5)
+    np.testing.assert_allclose(synth.rotate_about_gravity(pose, np.array([2 * np.pi])), pose, atol=1e-5)
+
+
+def test_bone_scaling_scales_each_bone_and_keeps_torso_midpoints(clips):
+    pose = clips[0].positions[None, :5]
+    rng = np.random.default_rng(1)
+    factors = synth.random_bone_factors(rng, 1, synth.Augmentation())
+    scaled = synth.scale_bones(pose, factors)
+    np.testing.assert_allclose(bone_lengths(scaled), bone_lengths(pose) * factors[:, None, 1:], rtol=1e-5)
+    hips = (scaled[..., JOINT_INDEX["left_hip"], :] + scaled[..., JOINT_INDEX["right_hip"], :]) / 2
+    np.testing.assert_allclose(hips, scaled[..., JOINT_INDEX["pelvis"], :], atol=1e-5)
+
+
+def test_time_warp_plays_faster_and_slower(clips):
+    clip = clips[0]
+    rng = np.random.default_rng(0)
+    normal = synth.sample_windows([clip], rng, 8, 30, warp=(1.0, 1.0))
+    fast = synth.sample_windows([clip], rng, 8, 30, warp=(2.0, 2.0))
+    step = lambda w: np.linalg.norm(np.diff(w[:, :, 0, :2], axis=1), axis=-1).mean()  # noqa: E731
+    assert step(fast) == pytest.approx(2 * step(normal), rel=0.05)
+
+
+def test_projected_root_lands_where_the_camera_aims():
+    eye, target = np.array([[0.0, -4.0, 1.5]]), np.array([[0.0, 0.0, 1.0]])
+    rotation = look_at(eye, target)
+    cam = world_to_camera(np.array([[[0.0, 0.0, 1.0], [1.0, 0.0, 1.0]]]), rotation, eye[0])
+    assert cam[0, 0, 2] == pytest.approx(np.hypot(4.0, 0.5), rel=1e-5)
+    pixels = project(cam, np.array([[1000.0, 1000.0]]), np.array([[640.0, 360.0]]))
+    np.testing.assert_allclose(pixels[0, 0], [640.0, 360.0], atol=1e-3)
+    assert pixels[0, 1, 0] > 640.0  # world +x is image right for a camera looking along +y
+
+
+def test_pairs_match_skeleton_normalisation_and_targets_are_root_relative(clips):
+    rng = np.random.default_rng(3)
+    world = synth.augment(synth.sample_windows(clips, rng, 6, 27), rng, synth.Augmentation())
+    np.testing.assert_allclose(world[..., 2].min(axis=(1, 2)), 0.0, atol=1e-6)
+    cams = synth.sample_cameras(rng, world)
+    pose2d, target3d = synth.to_pairs(world, cams, None, None)
+    pixels, cam = synth.project_to_image(world, cams)
+    for i in range(len(world)):
+        w, h = cams.size[i]
+        np.testing.assert_allclose(pose2d[i], normalize_screen(pixels[i], w, h), atol=1e-6)
+        np.testing.assert_allclose(denormalize_screen(pose2d[i], w, h), pixels[i], atol=1e-2)
+    np.testing.assert_allclose(target3d[..., 0, :], 0.0)
+    np.testing.assert_allclose(target3d, cam - cam[:, :, :1], atol=1e-6)
+    assert (cam[..., 2] > 0.5).all()
+    # Camera y points down: the head is above (smaller y than) the ankles in every frame.
+    assert (target3d[..., JOINT_INDEX["head_top"], 1] < target3d[..., JOINT_INDEX["left_ankle"], 1]).all()
+
+
+def test_detector_noise_is_bounded_and_holds_dropped_joints():
+    rng = np.random.default_rng(0)
+    clean = np.cumsum(rng.normal(0, 1, (64, 40, 17, 2)), axis=1).astype(np.float32) + 500
+    clean[..., 1] += np.linspace(0, 400, 17)[None, None, :]  # ~400 px tall person
+    noise = synth.DetectorNoise(drop_prob=0.5, low_conf_prob=0.0, repeat_prob=0.0, jitter=(0.0, 0.0),
+                                wander=0.0, joint_offset=0.0)
+    noisy = synth.add_detector_noise(clean, rng, noise)
+    held = (np.diff(noisy, axis=1) == 0).all(-1)
+    assert held.mean() > 0.05  # dropped joints repeat a stale value
+    plain = synth.add_detector_noise(clean, rng)
+    error = np.linalg.norm(plain - clean, axis=-1)
+    assert 0.5 < np.median(error) < 0.05 * 400
+
+
+def test_make_pairs_shapes_and_lookahead_mix(clips):
+    rng = np.random.default_rng(0)
+    batch = synth.make_pairs(clips, rng, 512, 81)
+    assert batch["pose2d"].shape == (512, 81, 17, 2) and batch["target3d"].shape == (512, 81, 17, 3)
+    lookahead = 80 - batch["target_index"]
+    assert 0.3 < (lookahead == 0).mean() < 0.5 and (lookahead == 5).mean() > 0.1 and (lookahead == 40).mean() > 0.1
+    assert lookahead.min() >= 0 and lookahead.max() <= 40
+    assert np.isfinite(batch["pose2d"]).all() and np.abs(batch["pose2d"]).max() < 5
+
+
+def test_pair_batches_repeat_per_seed_and_differ_per_epoch(clips):
+    data = synth.PairBatches(clips, length=2, batch_size=4, num_frames=9, seed=5)
+    first = data[0]["pose2d"]
+    assert np.array_equal(first, data[0]["pose2d"]) and not np.array_equal(first, data[1]["pose2d"])
+    data.set_epoch(1)
+    assert not np.array_equal(first, data[0]["pose2d"])
