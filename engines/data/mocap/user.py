@@ -1,0 +1,80 @@
+"""Load a user's own capture (BVH, C3D or an H36M-17 array) into the same :class:`Clip` record."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from .axes import to_z_up
+from .bvh import CMU_JOINTS, load_bvh
+from .c3d import VICON_53, load_c3d
+from .checks import require_ok, run_checks
+from .clip import Clip
+from .resample import resample
+
+_DEFAULT_UP = {".bvh": "y", ".c3d": "z", ".npz": "z", ".npy": "z"}
+
+
+def _load_array(path: Path, source_fps: float | None, scale: float) -> tuple[np.ndarray, float]:
+    if path.suffix == ".npz":
+        with np.load(path) as data:
+            if "positions" not in data:
+                raise ValueError(f"{path}: npz has no 'positions' array (keys: {list(data)})")
+            positions = data["positions"]
+            stored_fps = float(data["fps"]) if "fps" in data else None
+    else:
+        positions, stored_fps = np.load(path), None
+    fps = source_fps or stored_fps
+    if fps is None:
+        raise ValueError(f"{path}: give source_fps; the file does not store a frame rate")
+    if positions.ndim != 3 or positions.shape[1:] != (17, 3):
+        raise ValueError(f"{path}: positions must be (T, 17, 3) H36M-17 joints, got {positions.shape}")
+    return positions * scale, fps
+
+
+def load_user_clip(path: str | Path, fps: float = 50.0, *, scale: float | None = None,
+                   mapping: Mapping | None = None, up_axis: str | None = None,
+                   source_fps: float | None = None, name: str | None = None,
+                   source: str = "user", check: bool = True) -> Clip:
+    """Read ``path`` and return it as a Clip at ``fps``.
+
+    * ``.bvh``: ``mapping`` H36M joint -> BVH joint (default: CMU names, see :mod:`.bvh`);
+      ``scale`` converts file units to metres (default 1.0; CMU cgspeed files need
+      :data:`.bvh.CMU_SCALE`, centimetre files 0.01). Up axis default "y".
+    * ``.c3d``: ``mapping`` H36M joint -> marker rule (default: the Vicon 53-marker table of
+      :mod:`.c3d`); units come from the file. Up axis default "z".
+    * ``.npz`` (key ``positions``, optional ``fps``) or ``.npy``: (T, 17, 3) in JOINT_NAMES
+      order, times ``scale`` (default 1.0) in metres; ``source_fps`` if the file has no ``fps``.
+
+    With ``check`` the clip must pass :func:`.checks.run_checks` (a looser bone tolerance for
+    C3D and arrays), which catches wrong units, axes or sides at once.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in _DEFAULT_UP:
+        raise ValueError(f"{path}: unsupported mocap file type {suffix!r}; use .bvh, .c3d, .npz or .npy")
+    if not path.exists():
+        raise FileNotFoundError(f"mocap file not found: {path}")
+    up_axis = up_axis or _DEFAULT_UP[suffix]
+    meta: dict = {"original_path": str(path)}
+    if suffix == ".bvh":
+        positions, original_fps = load_bvh(path, mapping or CMU_JOINTS, scale or 1.0, up_axis)
+        rigidity = "skeleton"
+    elif suffix == ".c3d":
+        if scale is not None:
+            raise ValueError("C3D files state their own units; scale is not used for them")
+        positions, original_fps, meta["gaps"] = load_c3d(path, mapping or VICON_53, up_axis)
+        rigidity = "markers"
+    else:
+        if mapping is not None:
+            raise ValueError("arrays are already H36M-17; mapping is not used for them")
+        positions, original_fps = _load_array(path, source_fps, scale or 1.0)
+        positions = to_z_up(positions, up_axis)
+        rigidity = "markers"
+    meta.update(original_fps=original_fps, original_frames=len(positions))
+    clip = Clip(source, name or path.stem, resample(positions, original_fps, fps), fps, meta)
+    if check:
+        meta["checks"] = run_checks(clip.positions, rigidity)
+        require_ok(meta["checks"], clip.name)
+    return clip
