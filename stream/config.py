@@ -71,7 +71,8 @@ class PublisherSettings(_Section):
 
 
 class PipelineSettings(_Section):
-    queue_size: int = Field(2, ge=1)
+    frame_queue: int = Field(1, ge=1)
+    pose_queue: int = Field(32, ge=1)
     max_frames: int | None = Field(None, ge=1)
     report: Path | None = None
     print_report: bool = True

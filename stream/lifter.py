@@ -24,59 +24,82 @@ class LifterStage:
         self.smoother = smoother
         self.last_pose2d = None
         self.no_person = self.held = self.root_failed = 0
-        self._ready: list[FrameRecord] = []
+        self.segment = 0  # bumped whenever the ring restarts: smoothing must not cross it
+        self._smoothed_segment = -1
+        self._windows: list[np.ndarray] = []
+        self._pending: list[tuple[FrameRecord, int]] = []
 
     def focal_for(self, width: int) -> float:
         return self.focal_px if self.focal_px is not None else focal_from_fov(width, self.hfov_deg)
 
-    def process(self, rec: FrameRecord) -> list[FrameRecord]:
-        """Feed one frame's 2D result; returns the records lifted by it (0 to 1 + lookahead)."""
-        if rec.pose2d is None:
-            self.no_person += 1
-            rec.pose2d = self.last_pose2d  # what a held frame publishes as its 2D pose
-            if self.ring.push_missing(rec, self._emit):
-                self.held += 1
-            else:
-                self._new_person()
-        else:
-            key = (rec.source_id, rec.pose2d.person_id)
-            if self.ring.count and key != self.ring.key:
-                self.ring.flush(self._emit)
-                self._new_person()
-            self.ring.push(rec.pose2d.h36m_normalized(), rec, key, self._emit)
-            self.last_pose2d = rec.pose2d
-        return self._take()
+    def process(self, records: list[FrameRecord]) -> list[FrameRecord]:
+        """Feed 2D results in frame order; returns the records whose 3D pose they completed.
+
+        All windows completed by ``records`` go through the engine in one batch, so a lifter
+        that fell behind catches up on everything waiting instead of dropping frames.
+        """
+        for rec in records:
+            self._push(rec)
+        return self._lift()
 
     def finish(self) -> list[FrameRecord]:
         """End of stream: lift the frames still waiting for their lookahead."""
-        self.ring.flush(self._emit)
-        self._new_person()
-        return self._take()
+        self.ring.flush(self._collect)
+        self._end_segment()
+        return self._lift()
 
-    def _new_person(self) -> None:
+    def _push(self, rec: FrameRecord) -> None:
+        if rec.pose2d is None:
+            self.no_person += 1
+            rec.pose2d = self.last_pose2d  # what a held frame publishes as its 2D pose
+            if self.ring.push_missing(rec, self._collect):
+                self.held += 1
+            else:
+                self._end_segment()
+            return
+        key = (rec.source_id, rec.pose2d.person_id)
+        if self.ring.count and key != self.ring.key:
+            self.ring.flush(self._collect)
+            self._end_segment()
+        self.ring.push(rec.pose2d.h36m_normalized(), rec, key, self._collect)
+        self.last_pose2d = rec.pose2d
+
+    def _end_segment(self) -> None:
         self.last_pose2d = None
-        if self.smoother is not None:
-            self.smoother.reset()
+        self.segment += 1
 
-    def _take(self) -> list[FrameRecord]:
-        ready, self._ready = self._ready, []
-        return ready
-
-    def _emit(self, window: np.ndarray, rec: FrameRecord, valid: bool) -> None:
+    def _collect(self, window: np.ndarray, rec: FrameRecord, valid: bool) -> None:
         if self.engine.lookahead:
             rec.stamp("lookahead")
-        rec.pose3d = np.asarray(self.engine.run(window[None])[0], dtype=np.float32)
         rec.valid = valid
-        rec.stamp("lift")
-        if self.root:
-            rec.root = estimate_root(rec.pose3d, rec.pose2d.h36m_pixels(), self.focal_for(rec.image_size[0]),
-                                     rec.image_size, rec.pose2d.h36m_scores())
-            self.root_failed += rec.root is None
-            rec.stamp("root")
-        if self.smoother is not None:
-            t_s = rec.t_capture_ns / 1e9
-            rec.pose3d = self.smoother("pose3d", rec.pose3d, t_s)
-            if rec.root is not None:
-                rec.root = self.smoother("root", rec.root, t_s)
-            rec.stamp("filter")
-        self._ready.append(rec)
+        self._windows.append(window.copy())  # the ring's view changes with the next push
+        self._pending.append((rec, self.segment))
+
+    def _lift(self) -> list[FrameRecord]:
+        if not self._pending:
+            return []
+        poses = np.asarray(self.engine.run(np.stack(self._windows)), dtype=np.float32)
+        done = []
+        for (rec, segment), pose in zip(self._pending, poses):
+            rec.pose3d = pose
+            rec.stamp("lift")
+            if self.root:
+                rec.root = estimate_root(pose, rec.pose2d.h36m_pixels(), self.focal_for(rec.image_size[0]),
+                                         rec.image_size, rec.pose2d.h36m_scores())
+                self.root_failed += rec.root is None
+                rec.stamp("root")
+            if self.smoother is not None:
+                self._smooth(rec, segment)
+                rec.stamp("filter")
+            done.append(rec)
+        self._windows, self._pending = [], []
+        return done
+
+    def _smooth(self, rec: FrameRecord, segment: int) -> None:
+        if segment != self._smoothed_segment:
+            self.smoother.reset()
+            self._smoothed_segment = segment
+        t_s = rec.t_capture_ns / 1e9
+        rec.pose3d = self.smoother("pose3d", rec.pose3d, t_s)
+        if rec.root is not None:
+            rec.root = self.smoother("root", rec.root, t_s)

@@ -7,9 +7,12 @@ OpenCV decoding) runs in C++ with the GIL released, so threads overlap it as wel
 would, while handing a frame over is a pointer move instead of pickling a 1 MB image between
 processes. (Measured on the 2-core dev box; see docs/streaming.md.)
 
-For a live source (camera, paced video) a full queue drops its *oldest* item, so each stage
-always works on the freshest frame and latency cannot build up; every drop is counted. With
-``as_fast_as_possible`` the queues block instead and every frame is processed.
+For a live source (camera, paced video) a full queue drops its *oldest* item, so latency cannot
+build up; every drop is counted. The image queue before the 2D stage holds one frame, so
+MediaPipe always works on the freshest one. Poses are small and the lifter takes its whole
+backlog in one batched engine call, so the pose queues are longer and rarely drop: the window
+keeps every frame the 2D stage saw. With ``as_fast_as_possible`` the queues block instead and
+every frame is processed.
 
 Every frame is stamped at each stage boundary (``FrameRecord``); the report built at the end
 (or on Ctrl-C) has per-stage and glass-to-publish percentiles, rates, counts and per-frame data.
@@ -23,7 +26,9 @@ import time
 from collections import deque
 from typing import Any, Callable
 
-from engines.skeleton import JOINT_NAMES, PARENTS
+import numpy as np
+
+from engines.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS
 from stream import wire
 from stream.config import Settings
 from stream.lifter import LifterStage
@@ -69,6 +74,16 @@ class StageQueue:
             self.cond.notify_all()
             return item
 
+    def get_all(self, timeout_s: float) -> list:
+        """Everything waiting (at least one item), or [] if nothing came within ``timeout_s``."""
+        with self.cond:
+            if not self.cond.wait_for(lambda: self.items, timeout_s):
+                return []
+            items = list(self.items)
+            self.items.clear()
+            self.cond.notify_all()
+            return items
+
 
 def load_default_engine(settings: Settings):
     from engines.runtime import load_engine
@@ -106,13 +121,20 @@ class Pipeline:
             self.source.close()
             raise
         live = not s.source.as_fast_as_possible or self.source.source_id.startswith("camera:")
-        self.queues = {name: StageQueue(s.pipeline.queue_size, live, self.stop)
-                       for name in ("wait_2d", "wait_lift", "wait_publish")}
+        self.queues = {"wait_2d": StageQueue(s.pipeline.frame_queue, live, self.stop),
+                       "wait_lift": StageQueue(s.pipeline.pose_queue, live, self.stop),
+                       "wait_publish": StageQueue(s.pipeline.pose_queue, live, self.stop)}
         self.report = LatencyReport()
         self.errors: list[BaseException] = []
         self.captured = 0
         self.capture_span_ns = [0, 0]
         self.publisher.description = _plain(self.describe())
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Run each model once so one-off initialisation does not land on the first frames."""
+        self.engine.run(np.zeros((1, self.engine.window, NUM_JOINTS, 2), np.float32))
+        self.pose2d.estimate(np.zeros((480, 640, 3), np.uint8), 0)  # nobody there: no tracking state
 
     def describe(self) -> dict:
         """The stream description consumers get on ``meta/<stream_id>``."""
@@ -165,9 +187,16 @@ class Pipeline:
 
     def _lift(self) -> None:
         inbox, out = self.queues["wait_lift"], self.queues["wait_publish"]
-        while (rec := self._next(inbox)) is not END:
-            rec.stamp("wait_lift")
-            for ready in self.lifter.process(rec):
+        ended = False
+        while not ended:
+            records = inbox.get_all(0.1)  # the whole backlog: the lifter batches it
+            if not records and self.stop.is_set():
+                break
+            ended = bool(records) and records[-1] is END
+            records = records[:-1] if ended else records
+            for rec in records:
+                rec.stamp("wait_lift")
+            for ready in self.lifter.process(records):
                 out.put(ready)
         for ready in self.lifter.finish():
             out.put(ready)

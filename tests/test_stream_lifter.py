@@ -48,14 +48,14 @@ def lifted_x(rec):
 def run(stage, records):
     out = []
     for rec in records:
-        out += stage.process(rec)
+        out += stage.process([rec])
     return out + stage.finish()
 
 
 @pytest.mark.parametrize("lookahead", [0, 3])
 def test_every_frame_with_a_person_is_lifted_once_in_order(lookahead):
     stage = LifterStage(EchoEngine(lookahead=lookahead), root=False)
-    first = stage.process(frame(0))
+    first = stage.process([frame(0)])
     assert len(first) == (1 if lookahead == 0 else 0)  # a lookahead delays the output
     out = first + run(stage, [frame(i) for i in range(1, 12)])
     assert [r.seq for r in out] == list(range(12))
@@ -76,6 +76,25 @@ def test_a_new_person_restarts_the_window():
     stage = LifterStage(EchoEngine(window=4, lookahead=1), root=False)
     out = run(stage, [frame(0), frame(1), frame(2, person=1, x=50), frame(3, person=1, x=51)])
     assert [(r.seq, lifted_x(r)) for r in out] == [(0, 0), (1, 1), (2, 50), (3, 51)]
+
+
+def test_a_backlog_is_lifted_in_one_batch_with_the_same_result():
+    records = [frame(i) for i in range(1, 8)]
+    engine = EchoEngine(lookahead=2)
+    calls = []
+    run_engine = engine.run
+    engine.run = lambda windows: calls.append(len(windows)) or run_engine(windows)
+    stage = LifterStage(engine, root=False)
+    out = stage.process(records) + stage.finish()
+    assert calls == [5, 2]  # the five completed windows at once, then the two end-padded ones
+    assert [(r.seq, lifted_x(r)) for r in out] == [(i, i) for i in range(1, 8)]
+
+
+def test_smoothing_never_crosses_a_restart():
+    stage = LifterStage(EchoEngine(window=3), root=False, smoother=PoseSmoother(30.0, min_cutoff=0.01))
+    out = stage.process([frame(0), frame(1), frame(2, person=1, x=300)])
+    assert lifted_x(out[1]) < 1  # smoothed towards the previous frame...
+    assert lifted_x(out[2]) == 300  # ...but a new person starts from its own pose
 
 
 def test_lifter_stamps_its_stages():
