@@ -82,7 +82,7 @@ def save_npz(path: str | Path, frames: list[PoseFrame], meta: dict | None) -> No
     stages = list(dict.fromkeys(k for f in frames for k in f.stages_ms))
     out["stages_ms"] = np.array([[f.stages_ms.get(k, np.nan) for k in stages] for f in frames])
     out["stage_names"] = np.array(stages)
-    if meta is not None:
-        out["joint_names"] = np.array(meta["joint_names"])
-        out["parents"] = np.array(meta["parents"])
+    for key in ("joint_names", "parents"):
+        if meta is not None and key in meta:
+            out[key] = np.array(meta[key])
     np.savez_compressed(path, **out)

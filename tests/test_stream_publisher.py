@@ -1,5 +1,8 @@
 """Wire format v1 round trip and the publisher's behaviour with real ZeroMQ sockets on loopback."""
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import msgpack
 import numpy as np
@@ -93,3 +96,23 @@ def test_a_subscriber_that_stops_reading_costs_drops_not_time():
     finally:
         stuck.close()
         pub.close()
+
+
+def test_subscribe_tool_records_what_it_receives(tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    pub = Publisher("tcp://127.0.0.1:*", "cam0")
+    out = tmp_path / "poses.npz"
+    proc = subprocess.Popen([sys.executable, str(root / "tools" / "subscribe.py"), "--endpoint", pub.endpoint,
+                             "--count", "5", "--record", str(out)], cwd=root, stdout=subprocess.PIPE, text=True)
+    try:
+        assert pub.wait_for_subscriber(60)
+        for seq in range(5):
+            assert pub.send(wire.encode_pose(record(seq), "cam0", 0, 30.0, time.time_ns()))
+        stdout, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        pub.close()
+    assert proc.returncode == 0 and "received 5 frames" in stdout
+    data = np.load(out)
+    assert data["seq"].tolist() == [0, 1, 2, 3, 4] and data["pose3d"].shape == (5, 17, 3)
+    np.testing.assert_array_equal(data["root"][2], record(2).root)
