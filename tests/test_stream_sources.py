@@ -149,3 +149,38 @@ def test_missing_or_bad_sources_fail_clearly(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no images"):
         open_source(str(tmp_path / "empty"))
+
+
+class FakeCapture:
+    """Stands in for a webcam (there is none on CI): 4 frames, then the device goes away."""
+
+    def __init__(self, index):
+        self.index, self.props, self.left = index, {}, 4
+
+    def isOpened(self):
+        return self.index == 0
+
+    def set(self, prop, value):
+        self.props[prop] = value
+        return True
+
+    def get(self, prop):
+        return self.props.get(prop, 0.0)
+
+    def read(self):
+        self.left -= 1
+        return (True, np.zeros((4, 6, 3), np.uint8)) if self.left >= 0 else (False, None)
+
+    def release(self):
+        pass
+
+
+def test_camera_by_index_is_live_and_unpaced(monkeypatch):
+    monkeypatch.setattr("stream.sources.cv2.VideoCapture", FakeCapture)
+    source = open_source("0", camera_width=1280, camera_fps=60)
+    cap = source.reader.cap
+    assert cap.props[cv2.CAP_PROP_FRAME_WIDTH] == 1280 and cap.props[cv2.CAP_PROP_BUFFERSIZE] == 1
+    assert source.source_id == "camera:0" and not source.paced and source.fps == 60
+    assert [f.seq for f in source] == [0, 1, 2, 3]
+    with pytest.raises(RuntimeError, match="cannot open camera 1"):
+        open_source("1")
