@@ -76,13 +76,10 @@ class Publisher:
     def wait_for_subscriber(self, timeout_s: float) -> bool:
         """Block until someone subscribes (True) or ``timeout_s`` passes (False)."""
         deadline = time.monotonic() + timeout_s
-        while self.subscriptions == 0:
-            left = deadline - time.monotonic()
-            if left <= 0 or not self.socket.poll(int(left * 1000) + 1, zmq.POLLIN):
+        while self.subscriptions == 0 and (left := deadline - time.monotonic()) > 0:
+            if self.socket.poll(int(left * 1000) + 1, zmq.POLLIN):
                 self.service()
-                return self.subscriptions > 0
-            self.service()
-        return True
+        return self.subscriptions > 0
 
     def close(self) -> None:
         self.socket.close()

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from stream.pose2d import Pose2D
+if TYPE_CHECKING:  # only for annotations: consumers importing the wire format need no OpenCV
+    from stream.pose2d import Pose2D
 
 
 @dataclass
