@@ -1,0 +1,141 @@
+"""Evaluate a lifter the way the live pipeline runs it: sliding windows over whole sequences.
+
+Each sequence is lifted frame by frame at a fixed lookahead, with windows padded at both ends by
+repeating the first and last pose (as ``stream/ring.py`` does). Sources:
+
+* held-out mocap clips, projected through one fixed virtual camera per clip (seeded by the clip
+  name, so every checkpoint sees the same views), once clean and once with the detector noise
+  model of :mod:`engines.data.synth`;
+* Human3.6M test subjects S9 and S11 from VideoPose3D's npz files (protocols 1 and 2 per action).
+
+Any engine works: a callable ``windows (B, T, 17, 2) -> (B, 17, 3)``, usually
+``engines.runtime.load_engine(weights, backend, lookahead).run``.
+"""
+from __future__ import annotations
+
+import zlib
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+from engines import metrics
+from engines.data import synth
+
+Lifter = Callable[[np.ndarray], np.ndarray]
+METRICS = ("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve", "accel")
+
+
+def sliding_windows(pose2d: np.ndarray, num_frames: int, lookahead: int, frames: np.ndarray) -> np.ndarray:
+    """Windows (len(frames), T, 17, 2) whose target (``T - 1 - lookahead``) is each of ``frames``,
+    edge-padded where the window runs past either end of the sequence."""
+    offsets = np.arange(num_frames) - (num_frames - 1 - lookahead)
+    index = np.clip(frames[:, None] + offsets[None, :], 0, len(pose2d) - 1)
+    return pose2d[index]
+
+
+def lift_sequence(lift: Lifter, pose2d: np.ndarray, num_frames: int, lookahead: int,
+                  batch: int = 256) -> np.ndarray:
+    """3D (N, 17, 3) for every frame of a sequence (N, 17, 2)."""
+    frames = np.arange(len(pose2d))
+    out = [lift(sliding_windows(pose2d, num_frames, lookahead, frames[i:i + batch]))
+           for i in range(0, len(frames), batch)]
+    return np.concatenate(out).astype(np.float32)
+
+
+def sequence_errors(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """All metrics in millimetres for one sequence of root-relative poses (N, 17, 3)."""
+    return {"mpjpe": 1000 * metrics.mpjpe(pred, truth), "p_mpjpe": 1000 * metrics.p_mpjpe(pred, truth),
+            "n_mpjpe": 1000 * metrics.n_mpjpe(pred, truth), "mpjve": 1000 * metrics.mpjve(pred, truth),
+            "accel": 1000 * metrics.acceleration_error(pred, truth)}
+
+
+def resample_clip(positions: np.ndarray, fps: float, target_fps: float = synth.FPS) -> np.ndarray:
+    """Linear resampling of a clip (T, 17, 3) to the lifter's training rate."""
+    if abs(fps - target_fps) < 1e-6:
+        return positions
+    times = np.arange(0, (len(positions) - 1) / fps + 1e-9, 1 / target_fps) * fps
+    i0 = np.floor(times).astype(int)
+    i1 = np.minimum(i0 + 1, len(positions) - 1)
+    frac = (times - i0)[:, None, None]
+    return (positions[i0] * (1 - frac) + positions[i1] * frac).astype(np.float32)
+
+
+def mocap_sequence(clip, seed: int, noisy: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(normalised 2D (N, 17, 2), root-relative camera 3D (N, 17, 3)) of a whole clip seen by one
+    static virtual camera. The camera depends on (seed, clip name) only, noisy or not."""
+    world = synth.center_on_floor(resample_clip(clip.positions, clip.fps)[None])
+    name_key = zlib.crc32(clip.name.encode())
+    cams = synth.sample_cameras(np.random.default_rng([seed, name_key]), world)
+    noise_rng = np.random.default_rng([seed, name_key, 1])
+    pose2d, target3d = synth.to_pairs(world, cams, noise_rng, synth.DetectorNoise() if noisy else None)
+    return pose2d[0], target3d[0]
+
+
+def resolve_lookahead(value: int | str, num_frames: int) -> int:
+    """An integer lookahead, or ``"centre"`` for the paper's centre frame."""
+    if value in ("centre", "center"):
+        return (num_frames - 1) // 2
+    try:
+        lookahead = int(value)
+    except ValueError:
+        raise ValueError(f"lookahead must be an integer or 'centre', got {value!r}") from None
+    if not 0 <= lookahead < num_frames:
+        raise ValueError(f"lookahead {lookahead} must be in [0, {num_frames - 1}]")
+    return lookahead
+
+
+def evaluate_mocap(lifters: dict[int, Lifter], clips: Sequence, num_frames: int, seed: int = 0,
+                   noise_modes: Iterable[bool] = (False, True)) -> list[dict]:
+    """One row per (clip, noise mode, lookahead) with every metric in mm; ``lifters`` maps each
+    lookahead to its engine."""
+    rows = []
+    jobs = [(clip, noisy) for clip in clips for noisy in noise_modes]
+    for clip, noisy in tqdm(jobs, desc="mocap clips", leave=False):
+        pose2d, truth = mocap_sequence(clip, seed, noisy)
+        for lookahead, lift in lifters.items():
+            pred = lift_sequence(lift, pose2d, num_frames, lookahead)
+            rows.append({"sequence": clip.name, "noise": "detector" if noisy else "none",
+                         "lookahead": lookahead, "frames": len(pose2d), **sequence_errors(pred, truth)})
+    return rows
+
+
+def evaluate_h36m(lifters: dict[int, Lifter], sequences: Iterable, num_frames: int) -> list[dict]:
+    """One row per (action, lookahead): the metrics averaged over the action's subjects and
+    cameras, weighted by frames, as in VideoPose3D's protocol-1/2 tables."""
+    sums: dict[tuple[str, int], dict] = defaultdict(lambda: defaultdict(float))
+    for seq in tqdm(list(sequences), desc="Human3.6M", leave=False):
+        action = seq.action.split(" ")[0]  # "Walking 1" and "Walking" are one action
+        for lookahead, lift in lifters.items():
+            pred = lift_sequence(lift, seq.pose2d, num_frames, lookahead)
+            acc = sums[(action, lookahead)]
+            for name, value in sequence_errors(pred, seq.target3d).items():
+                acc[name] += value * len(pred)
+            acc["frames"] += len(pred)
+    return [{"sequence": action, "noise": "detector 2D", "lookahead": lookahead, "frames": int(acc["frames"]),
+             **{m: acc[m] / acc["frames"] for m in METRICS}}
+            for (action, lookahead), acc in sorted(sums.items())]
+
+
+def summarize(rows: list[dict]) -> list[dict]:
+    """Frame-weighted means over sequences, per (noise mode, lookahead)."""
+    groups: dict[tuple[str, int], list[dict]] = defaultdict(list)
+    for row in rows:
+        groups[(row["noise"], row["lookahead"])].append(row)
+    out = []
+    for (noise, lookahead), group in sorted(groups.items()):
+        frames = np.array([r["frames"] for r in group], dtype=np.float64)
+        out.append({"sequence": "ALL", "noise": noise, "lookahead": lookahead, "frames": int(frames.sum()),
+                    **{m: float(np.dot(frames, [r[m] for r in group]) / frames.sum()) for m in METRICS}})
+    return out
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """Rows as a Markdown table (millimetres)."""
+    header = "| sequence | 2D noise | lookahead | frames | MPJPE | P-MPJPE | N-MPJPE | MPJVE | accel |"
+    lines = [header, "|" + "---|" * 9]
+    for r in rows:
+        lines.append(f"| {r['sequence']} | {r['noise']} | {r['lookahead']} | {r['frames']} | "
+                     + " | ".join(f"{r[m]:.1f}" for m in METRICS) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,75 @@
+"""Evaluate a checkpoint on held-out mocap clips and, when present, Human3.6M (see engines/evaluate.py).
+
+    .venv/bin/python tools/evaluate.py --weights engines/weights/live-cpu.safetensors \
+        --lookahead 0 5 centre --out runs/eval.md
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engines import evaluate  # noqa: E402
+from engines.checkpoint import read_checkpoint  # noqa: E402
+from engines.runtime import load_engine  # noqa: E402
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--weights", help="hotstream checkpoint (default: the shipped live model); convert "
+                   "official weights first with tools/import_weights.py")
+    p.add_argument("--backend", default="torch", help="torch, onnxruntime, tensorrt or auto")
+    p.add_argument("--lookahead", nargs="+", default=["0", "5", "centre"])
+    p.add_argument("--data", default="data/mocap", help="mocap cache with the clips to evaluate on")
+    p.add_argument("--clips", nargs="*", help="clip-name glob patterns (default: the checkpoint's held-out clips)")
+    p.add_argument("--noise", choices=("none", "detector", "both"), default="both",
+                   help="2D inputs clean, with the detector noise model, or both")
+    p.add_argument("--seed", type=int, default=0, help="seed of the fixed virtual cameras and noise")
+    p.add_argument("--h36m-3d", help="VideoPose3D data_3d_h36m.npz")
+    p.add_argument("--h36m-2d", help="VideoPose3D data_2d_h36m_<detector>.npz")
+    p.add_argument("--out", help="write the tables to this Markdown file (and a .csv beside it)")
+    a = p.parse_args()
+    try:
+        weights = a.weights or str(Path(__file__).resolve().parents[1] / "engines/weights/live-cpu.safetensors")
+        config, _, info = read_checkpoint(weights)
+        lookaheads = sorted({evaluate.resolve_lookahead(v, config.num_frames) for v in a.lookahead})
+        lifters = {la: load_engine(weights, a.backend, la).run for la in lookaheads}
+        rows = []
+        if a.clips is not None or info.get("holdout") or not (a.h36m_3d or a.h36m_2d):
+            from engines.data.mocap import load_cache
+            from engines.train import split_holdout
+
+            patterns = a.clips if a.clips is not None else info.get("holdout", [])
+            if not patterns:
+                raise ValueError("the checkpoint names no held-out clips; pass --clips")
+            _, clips = split_holdout(load_cache(a.data), patterns)
+            modes = {"none": (False,), "detector": (True,), "both": (False, True)}[a.noise]
+            rows += evaluate.evaluate_mocap(lifters, clips, config.num_frames, a.seed, modes)
+        if a.h36m_3d or a.h36m_2d:
+            if not (a.h36m_3d and a.h36m_2d):
+                raise ValueError("Human3.6M needs both --h36m-3d and --h36m-2d")
+            from engines.data import h36m
+
+            seqs = h36m.sequences(h36m.load_poses_3d(a.h36m_3d), h36m.load_keypoints_2d(a.h36m_2d))
+            rows += evaluate.evaluate_h36m(lifters, seqs, config.num_frames)
+    except (ValueError, FileNotFoundError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    table = evaluate.markdown_table(rows + evaluate.summarize(rows))
+    print(table)
+    if a.out:
+        out = Path(a.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(f"weights: {weights} (backend {a.backend}), lookaheads {lookaheads}, seed {a.seed}\n\n{table}\n")
+        with open(out.with_suffix(".csv"), "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
