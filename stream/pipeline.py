@@ -106,6 +106,7 @@ class Pipeline:
         self.stop = threading.Event()
         self.source = open_source(s.source.uri, s.source.as_fast_as_possible, s.source.images_fps,
                                   s.source.camera_width, s.source.camera_height, s.source.camera_fps)
+        self.pose2d = self.publisher = None
         try:
             self.pose2d = create_pose2d(**s.pose2d.model_dump())
             self.engine = engine if engine is not None else load_default_engine(s)
@@ -118,7 +119,7 @@ class Pipeline:
             self.publisher = Publisher(s.publisher.endpoint, s.publisher.stream_id, s.publisher.send_hwm,
                                        s.publisher.meta_interval_s)
         except BaseException:
-            self.source.close()
+            self.close()
             raise
         live = not s.source.as_fast_as_possible or self.source.source_id.startswith("camera:")
         self.queues = {"wait_2d": StageQueue(s.pipeline.frame_queue, live, self.stop),
@@ -288,6 +289,6 @@ class Pipeline:
         return self.report.build(counts, info, input_fps)
 
     def close(self) -> None:
-        self.source.close()
-        self.pose2d.close()
-        self.publisher.close()
+        for part in (self.source, self.pose2d, self.publisher):
+            if part is not None:
+                part.close()
