@@ -70,8 +70,9 @@ def _convert_source(source: Source, package: Package, cache_dir: Path, fps: floa
             "original_path": member, "original_fps": facts.pop("source_fps"),
             "original_frames": facts.pop("source_frames"), **facts,
             "licence": source.licence, "checks": results,
+            "render": f"{RENDERS}/{clip.name}.png",
         }
-        render_frame(clip, cache_dir / RENDERS / f"{clip.name}.png")
+        render_frame(clip, cache_dir / entry["render"])
         if failed(results):
             manifest["rejected"][clip.name] = entry
             _say(progress, f"{clip.name}: REJECTED ({', '.join(failed(results))})")

@@ -21,9 +21,16 @@ def _side(joint: int) -> str:
     return "left" if joint in LEFT_JOINTS else "right" if joint in RIGHT_JOINTS else "centre"
 
 
+def most_upright_frame(positions: np.ndarray) -> int:
+    """The frame whose head top is highest above the lower ankle: the easiest pose to read."""
+    z = positions[..., 2]
+    ankles = np.minimum(z[:, JOINT_INDEX["left_ankle"]], z[:, JOINT_INDEX["right_ankle"]])
+    return int(np.argmax(z[:, JOINT_INDEX["head_top"]] - ankles))
+
+
 def render_frame(clip: Clip, path: Path, frame: int | None = None) -> Path:
-    """Save frame ``frame`` (default: the middle one) of ``clip``, viewed from the front."""
-    frame = len(clip.positions) // 2 if frame is None else frame
+    """Save frame ``frame`` (default: the most upright one) of ``clip``, viewed from the front."""
+    frame = most_upright_frame(clip.positions) if frame is None else frame
     pose = clip.positions[frame].astype(np.float64)
     left = pose[JOINT_INDEX["left_hip"]] - pose[JOINT_INDEX["right_hip"]]
     facing = np.cross(left, [0.0, 0.0, 1.0])  # forward = left x up
