@@ -7,6 +7,7 @@ of what ``stream.client.save_npz`` writes. The layout is specified in ``docs/rec
 """
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ from stream.wire import MetaFrame, PoseFrame
 FORMAT = "hotstream-recording"
 FORMAT_VERSION = 1
 _POSE_FIELDS = ("seq", "valid", "t_capture_ns", "t_publish_ns", "lookahead", "fps")
+STOP_POLL_S = 0.05   # how often a recorder with a ``stop`` event looks at it
+DRAIN_S = 0.3        # once stopped, read on until the socket has been quiet this long
 
 
 class Recorder:
@@ -29,8 +32,7 @@ class Recorder:
 
     def __init__(self) -> None:
         self.topics: list[str] = []
-        self.headers: list[dict] = []
-        self.arrays: list[dict[str, np.ndarray]] = []
+        self.messages: list[PoseFrame | MetaFrame] = []
         self.t_receive_ns: list[int] = []
         self.rejected = 0  # messages that were not wire-format messages (counted by :func:`record`)
 
@@ -46,42 +48,36 @@ class Recorder:
         t_receive_ns = time.time_ns() if t_receive_ns is None else t_receive_ns
         message = wire.decode(parts)
         self.topics.append(bytes(parts[0]).decode())
-        if isinstance(message, PoseFrame):
-            self.headers.append(message.header)
-            self.arrays.append({name: array.copy() for name, array in message.arrays.items()})
-        else:
-            self.headers.append(message.description)
-            self.arrays.append({})
+        self.messages.append(message)
         self.t_receive_ns.append(t_receive_ns)
         return message
 
     def save(self, path: str | Path) -> Path:
         """Write the recording (``np.savez_compressed``); raises ValueError when it holds no pose."""
-        is_pose = np.array([topic.startswith(wire.POSE_PREFIX) for topic in self.topics], dtype=bool)
-        if not is_pose.any():
+        poses = [m for m in self.messages if isinstance(m, PoseFrame)]
+        if not poses:
             raise ValueError(f"nothing to save: {len(self)} messages received, none of them a pose")
-        rows = np.flatnonzero(is_pose)
+        is_pose = np.array([isinstance(m, PoseFrame) for m in self.messages], dtype=bool)
         out: dict[str, np.ndarray] = {
             "format": np.array(FORMAT),
             "format_version": np.array(FORMAT_VERSION),
             "topic": np.array(self.topics),
             "t_receive_ns": np.array(self.t_receive_ns, dtype=np.int64),
-            "headers": np.frombuffer(msgpack.packb(self.headers), dtype=np.uint8),
+            "headers": np.frombuffer(msgpack.packb([_header(m) for m in self.messages]), dtype=np.uint8),
             "pose_row": np.where(is_pose, np.cumsum(is_pose) - 1, -1),
+            "stream_id": np.array([m.stream_id for m in poses]),
         }
-        headers = [self.headers[k] for k in rows]
-        out["stream_id"] = np.array([h["stream_id"] for h in headers])
         for name in _POSE_FIELDS:
-            out[name] = np.array([h[name] for h in headers])
-        stacked = _stack_arrays([self.arrays[k] for k in rows])
+            out[name] = np.array([m.header[name] for m in poses])
+        stacked = _stack_arrays([m.arrays for m in poses])
         if clash := set(stacked) & set(out):
             raise ValueError(f"array names {sorted(clash)} clash with the recording's own keys")
         out.update(stacked)
-        stages = list(dict.fromkeys(k for h in headers for k in h["stages_ms"]))
-        out["stages_ms"] = np.array([[h["stages_ms"].get(k, np.nan) for k in stages] for h in headers], dtype=np.float64)
+        stages = list(dict.fromkeys(k for m in poses for k in m.stages_ms))
+        out["stages_ms"] = np.array([[m.stages_ms.get(k, np.nan) for k in stages] for m in poses], dtype=np.float64)
         out["stage_names"] = np.array(stages)
-        metas = [h for h, t in zip(self.headers, self.topics) if t.startswith(wire.META_PREFIX)]
-        if metas:
+        metas = [m.description for m in self.messages if isinstance(m, MetaFrame)]
+        if metas and "joint_names" in metas[-1]:
             out["joint_names"] = np.array(metas[-1]["joint_names"])
             out["parents"] = np.array(metas[-1]["parents"])
         path = Path(path)
@@ -89,6 +85,10 @@ class Recorder:
         with open(path, "wb") as file:  # a file object, so numpy does not append ".npz" to the name
             np.savez_compressed(file, **out)
         return path
+
+
+def _header(message: PoseFrame | MetaFrame) -> dict:
+    return message.header if isinstance(message, PoseFrame) else message.description
 
 
 def _stack_arrays(rows: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -158,25 +158,33 @@ def load_recording(path: str | Path) -> Recording:
 
 
 def record(endpoint: str, stream_id: str | None = None, duration_s: float | None = None,
-           count: int | None = None, idle_timeout_s: float | None = None) -> Recorder:
+           count: int | None = None, idle_timeout_s: float | None = None,
+           stop: threading.Event | None = None) -> Recorder:
     """Subscribe to ``endpoint`` (one stream, or all when ``stream_id`` is None) and keep every
     message until ``duration_s`` passes, ``count`` pose messages have arrived, ``idle_timeout_s``
-    passes without a message, or Ctrl-C. Undecodable messages are counted in ``rejected``."""
+    passes without a message, Ctrl-C, or ``stop`` is set (then what is already on its way is still
+    read, until the socket has been quiet for ``DRAIN_S``). Undecodable messages are counted in
+    ``rejected``."""
     recorder, poses = Recorder(), 0
     wanted = None if stream_id is None else {wire.pose_topic(stream_id), wire.meta_topic(stream_id)}
     deadline = None if duration_s is None else time.monotonic() + duration_s
+    last = time.monotonic()   # last message (or the start)
+    stopped_at = None
     with Subscriber(endpoint, stream_id) as sub:
         try:
             while count is None or poses < count:
-                waits = [] if idle_timeout_s is None else [idle_timeout_s]
-                if deadline is not None:
-                    waits.append(deadline - time.monotonic())
-                    if waits[-1] <= 0:
-                        break
-                if not sub.socket.poll(None if not waits else int(min(waits) * 1000) + 1):
+                now = time.monotonic()
+                if stopped_at is None and stop is not None and stop.is_set():
+                    stopped_at = now
+                ends = [t for t in (deadline, None if idle_timeout_s is None else last + idle_timeout_s,
+                                    None if stopped_at is None else max(last, stopped_at) + DRAIN_S) if t is not None]
+                if ends and now >= min(ends):
                     break
+                wakes = ends + ([now + STOP_POLL_S] if stop is not None and stopped_at is None else [])
+                if not sub.socket.poll(int((min(wakes) - now) * 1000) + 1 if wakes else None):
+                    continue
                 parts = sub.socket.recv_multipart()
-                t_receive_ns = time.time_ns()
+                t_receive_ns, last = time.time_ns(), time.monotonic()
                 if wanted is not None and parts[0] not in wanted:  # topics match by prefix only
                     continue
                 try:
@@ -186,3 +194,29 @@ def record(endpoint: str, stream_id: str | None = None, duration_s: float | None
         except KeyboardInterrupt:
             pass
     return recorder
+
+
+class BackgroundRecorder:
+    """Records in a thread while the caller does something else, e.g. runs the pipeline:
+
+        with BackgroundRecorder(endpoint, "cam0") as background:
+            pipeline.run()           # with publisher.wait_for_subscriber_s > 0, so no message is missed
+        background.recorder.save("session.npz")
+    """
+
+    def __init__(self, endpoint: str, stream_id: str | None = None) -> None:
+        self.endpoint, self.stream_id = endpoint, stream_id
+        self.stop = threading.Event()
+        self.recorder: Recorder | None = None
+        self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
+
+    def _run(self) -> None:
+        self.recorder = record(self.endpoint, self.stream_id, stop=self.stop)
+
+    def __enter__(self) -> "BackgroundRecorder":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self._thread.join()

@@ -107,3 +107,26 @@ def test_replay_as_fast_as_possible_with_fresh_timestamps(session):
             assert message.t_capture_ns - original["t_capture_ns"] == message.t_publish_ns - original["t_publish_ns"]
             assert 0 <= t_received - message.t_capture_ns < rec.t_receive_ns[k] - original["t_capture_ns"] + 1e9
             np.testing.assert_array_equal(message.pose3d, rec.data["pose3d"][rec.pose_row[k]])
+
+
+def test_background_recorder_keeps_what_was_sent_before_it_was_stopped(tmp_path):
+    from stream.publisher import Publisher
+    from stream.recorder import BackgroundRecorder
+
+    messages = pose_messages(20, 30.0)
+    pub = Publisher("tcp://127.0.0.1:*", "cam0")
+    pub.description = {"joint_names": ["pelvis"], "parents": [-1]}
+    try:
+        with BackgroundRecorder(pub.endpoint, "cam0") as background:
+            assert pub.wait_for_subscriber(10)
+            for message in messages:
+                assert pub.send(message)
+        # the last sends were still on their way when the block ended; they were drained, not lost
+    finally:
+        pub.close()
+    recorder = background.recorder
+    assert recorder.rejected == 0
+    path = recorder.save(tmp_path / "bg.npz")
+    rec = load_recording(path)
+    assert [rec.message(k) for k in range(len(rec)) if rec.pose_row[k] >= 0] == messages
+    assert rec.topics[0] == "meta/cam0"
