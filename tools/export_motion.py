@@ -1,0 +1,46 @@
+#!/usr/bin/env python
+"""Export 3D poses for mocap tools: BVH (Blender, MotionBuilder...), CSV, or TRC (OpenSim).
+
+    python tools/export_motion.py session.npz --bvh walk.bvh
+    python tools/export_motion.py lifted.npz --csv walk.csv --trc walk.trc --units mm --fps 50
+
+INPUT is an .npz with pose3d (N, 17, 3) and optionally root, fps, seq and stream_id: a stream
+recording (docs/recording.md) or tools/lift.py output. Conventions: docs/motion-export.md.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from engines.motion_export import UNITS, load_motion, write_bvh, write_csv, write_trc
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("input", help=".npz with pose3d (N, 17, 3)")
+    parser.add_argument("--bvh", help="write a BVH skeleton animation here")
+    parser.add_argument("--csv", help="write joint positions as CSV here")
+    parser.add_argument("--trc", help="write joint positions as an OpenSim TRC marker file here")
+    parser.add_argument("--fps", type=float, help="frame rate, when the input does not hold one (or to override it)")
+    parser.add_argument("--units", choices=sorted(UNITS), default="m", help="length unit of the outputs (default m)")
+    parser.add_argument("--stream", help="stream id, when a recording holds several")
+    args = parser.parse_args()
+    writers = [(write, path) for write, path in ((write_bvh, args.bvh), (write_csv, args.csv), (write_trc, args.trc)) if path]
+    if not writers:
+        parser.error("give at least one of --bvh, --csv, --trc")
+    try:
+        motion = load_motion(args.input, args.stream, args.fps)
+        for write, path in writers:
+            write(path, motion, args.units)
+            print(f"wrote {path}")
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    root = "pelvis at the root estimate" if motion.has_root else "no root estimate: pelvis at the origin"
+    print(f"{len(motion.pose3d)} frames at {motion.fps:g} fps, {args.units}, Y up; {root}"
+          + (f"; {motion.filled_frames} missing frames interpolated" if motion.filled_frames else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
