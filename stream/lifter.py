@@ -17,13 +17,15 @@ from stream.smoothing import PoseSmoother
 
 class LifterStage:
     def __init__(self, engine, hold_frames: int = 5, root: bool = True, focal_px: float | None = None,
-                 hfov_deg: float = 60.0, smoother: PoseSmoother | None = None) -> None:
+                 hfov_deg: float = 60.0, smoother: PoseSmoother | None = None,
+                 max_batch: int | None = None) -> None:
         self.engine = engine
+        self.max_batch = max_batch
         self.ring = PoseRing(engine.window, engine.lookahead, hold_frames)
         self.root, self.focal_px, self.hfov_deg = root, focal_px, hfov_deg
         self.smoother = smoother
         self.last_pose2d = None
-        self.no_person = self.held = self.root_failed = 0
+        self.no_person = self.held = self.root_failed = self.skipped = 0
         self.segment = 0  # bumped whenever the ring restarts: smoothing must not cross it
         self._smoothed_segment = -1
         self._windows: list[np.ndarray] = []
@@ -35,8 +37,11 @@ class LifterStage:
     def process(self, records: list[FrameRecord]) -> list[FrameRecord]:
         """Feed 2D results in frame order; returns the records whose 3D pose they completed.
 
-        All windows completed by ``records`` go through the engine in one batch, so a lifter
-        that fell behind catches up on everything waiting instead of dropping frames.
+        Every pose goes into the ring, so windows stay evenly spaced in time. The windows
+        completed go through the engine in one batch; with ``max_batch`` set (live sources) only
+        the newest ``max_batch`` are lifted and older ones are skipped and counted, so a lifter
+        that fell behind catches up at once instead of adding latency (on a CPU a batch costs
+        as much as its windows one by one).
         """
         for rec in records:
             self._push(rec)
@@ -78,6 +83,9 @@ class LifterStage:
     def _lift(self) -> list[FrameRecord]:
         if not self._pending:
             return []
+        if self.max_batch is not None and len(self._pending) > self.max_batch:
+            self.skipped += len(self._pending) - self.max_batch
+            self._windows, self._pending = self._windows[-self.max_batch:], self._pending[-self.max_batch:]
         poses = np.asarray(self.engine.run(np.stack(self._windows)), dtype=np.float32)
         done = []
         for (rec, segment), pose in zip(self._pending, poses):

@@ -9,10 +9,10 @@ processes. (Measured on the 2-core dev box; see docs/streaming.md.)
 
 For a live source (camera, paced video) a full queue drops its *oldest* item, so latency cannot
 build up; every drop is counted. The image queue before the 2D stage holds one frame, so
-MediaPipe always works on the freshest one. Poses are small and the lifter takes its whole
-backlog in one batched engine call, so the pose queues are longer and rarely drop: the window
-keeps every frame the 2D stage saw. With ``as_fast_as_possible`` the queues block instead and
-every frame is processed.
+MediaPipe always works on the freshest one. The lifter takes its whole backlog of poses at once
+and pushes every pose into the ring (windows stay evenly spaced in time), but lifts only the
+newest ``lifter.max_batch`` windows and skips older ones. With ``as_fast_as_possible`` the queues
+block instead and every frame is processed.
 
 Every frame is stamped at each stage boundary (``FrameRecord``); the report built at the end
 (or on Ctrl-C) has per-stage and glass-to-publish percentiles, rates, counts and per-frame data.
@@ -114,14 +114,14 @@ class Pipeline:
                 raise ValueError(f"engine lookahead {self.engine.lookahead} != lifter.lookahead {s.lifter.lookahead}")
             smoother = (PoseSmoother(self.source.fps, s.filter.min_cutoff, s.filter.beta, s.filter.d_cutoff)
                         if s.filter.enabled else None)
+            live = not s.source.as_fast_as_possible or self.source.source_id.startswith("camera:")
             self.lifter = LifterStage(self.engine, s.lifter.hold_frames, s.root.enabled, s.root.focal_px,
-                                      s.root.hfov_deg, smoother)
+                                      s.root.hfov_deg, smoother, s.lifter.max_batch if live else None)
             self.publisher = Publisher(s.publisher.endpoint, s.publisher.stream_id, s.publisher.send_hwm,
                                        s.publisher.meta_interval_s)
         except BaseException:
             self.close()
             raise
-        live = not s.source.as_fast_as_possible or self.source.source_id.startswith("camera:")
         self.queues = {"wait_2d": StageQueue(s.pipeline.frame_queue, live, self.stop),
                        "wait_lift": StageQueue(s.pipeline.pose_queue, live, self.stop),
                        "wait_publish": StageQueue(s.pipeline.pose_queue, live, self.stop)}
@@ -278,6 +278,7 @@ class Pipeline:
             **{f"dropped_{name}": q.dropped for name, q in self.queues.items()},
             "no_person": self.lifter.no_person,
             "held_invalid": self.lifter.held,
+            "skipped_by_lifter": self.lifter.skipped,
             "root_failed": self.lifter.root_failed,
             "published": self.publisher.sent,
             "dropped_by_socket": self.publisher.dropped,

@@ -90,6 +90,16 @@ def test_a_backlog_is_lifted_in_one_batch_with_the_same_result():
     assert [(r.seq, lifted_x(r)) for r in out] == [(i, i) for i in range(1, 8)]
 
 
+def test_a_live_lifter_lifts_only_the_newest_windows_of_its_backlog():
+    stage = LifterStage(EchoEngine(window=5), root=False, max_batch=1)
+    assert [r.seq for r in stage.process([frame(i) for i in range(4)])] == [3]
+    assert stage.skipped == 3
+    out = stage.process([frame(4)])
+    assert [(r.seq, lifted_x(r)) for r in out] == [(4, 4)]
+    pixels = (stage.ring.window()[:, 0, 0] + 1) * 640 / 2
+    np.testing.assert_allclose(pixels, [0, 1, 2, 3, 4], atol=1e-3)  # every pose entered the window
+
+
 def test_smoothing_never_crosses_a_restart():
     stage = LifterStage(EchoEngine(window=3), root=False, smoother=PoseSmoother(30.0, min_cutoff=0.01))
     out = stage.process([frame(0), frame(1), frame(2, person=1, x=300)])
