@@ -137,14 +137,19 @@ def official_config(state: dict[str, torch.Tensor], arch: str, keep_tokens: int 
     except (KeyError, ValueError) as e:
         raise CheckpointError(f"not an official MixSTE-family state_dict (missing {e})") from None
     common = dict(num_frames=num_frames, dim=dim, depth=depth, mlp_ratio=mlp_ratio, num_joints=num_joints)
-    if arch == "mixste":
-        return HoTConfig(**common, prune=None, seq2seq=True)
-    if arch == "hot_mixste":
-        return HoTConfig(**common, prune="tpc", seq2seq=True, recover="tra", kept_pos_embed=True,
-                         keep_tokens=state["pos_embed_token"].shape[1],
-                         prune_layer=3 if prune_layer is None else prune_layer)
-    return HoTConfig(**common, prune="tpc", keep_tokens=61 if keep_tokens is None else keep_tokens,
-                     prune_layer=7 if prune_layer is None else prune_layer)
+    try:
+        if arch == "mixste":
+            return HoTConfig(**common, prune=None, seq2seq=True)
+        if arch == "hot_mixste":
+            kept = state["pos_embed_token"].shape[1] if "pos_embed_token" in state else keep_tokens
+            return HoTConfig(**common, prune="tpc", seq2seq=True, recover="tra", kept_pos_embed=True,
+                             keep_tokens=81 if kept is None else kept,
+                             prune_layer=3 if prune_layer is None else prune_layer)
+        return HoTConfig(**common, prune="tpc", keep_tokens=61 if keep_tokens is None else keep_tokens,
+                         prune_layer=7 if prune_layer is None else prune_layer)
+    except ValueError as e:  # e.g. the paper's 61 kept tokens for a shorter window
+        raise CheckpointError(f"{arch} with T={num_frames}, depth={depth}: {e} "
+                              "(give the keep-tokens / prune-layer the model was trained with)") from None
 
 
 def convert_official(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -152,10 +152,22 @@ class TokenRecoveringAttention(nn.Module):
 # --- token pruning (parameter-free, fp32) --------------------------------------------------------
 
 def pairwise_distance(x: torch.Tensor) -> torch.Tensor:
-    """Euclidean distances between rows, (B, N, C) -> (B, N, N), from matmul and norms (not cdist)."""
+    """Euclidean distances between rows, (B, N, C) -> (B, N, N), from matmul and norms (not cdist).
+
+    Made exactly symmetric with a zero diagonal: rounding would otherwise leave each token a small
+    random distance from itself and break the exact density tie of two mutual nearest neighbours
+    at random, so the kept frames would depend on the backend's float rounding. Rows are centred
+    first (distances do not change) to avoid the cancellation error of |a|^2 + |b|^2 - 2ab when
+    tokens share a large common offset. The diagonal mask is built from ``arange``, not
+    ``torch.eye``: eye exports to a boolean EyeLike node that ONNX Runtime does not implement.
+    """
+    x = x - x.mean(1, keepdim=True)
     sq = (x * x).sum(-1)
     d2 = sq[:, :, None] + sq[:, None, :] - 2 * x @ x.transpose(1, 2)
-    return d2.clamp_min(0).sqrt()
+    d2 = (d2 + d2.transpose(1, 2)) / 2
+    index = torch.arange(x.shape[1], device=x.device)
+    self_pair = index[:, None] == index[None, :]
+    return d2.masked_fill(self_pair, 0.0).clamp_min(0).sqrt()
 
 
 def dpc_knn_score(tokens: torch.Tensor, k: int) -> torch.Tensor:
