@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from stream.client import Subscriber, save_npz
+from stream.client import PoseFrame, Subscriber, save_npz
 
 
 def main() -> int:
@@ -23,7 +23,8 @@ def main() -> int:
     parser.add_argument("--stream", default="cam0", help="stream id, or 'all' for every stream")
     parser.add_argument("--record", help="save every received frame to this .npz when done")
     parser.add_argument("--count", type=int, help="stop after this many frames")
-    parser.add_argument("--idle-timeout", type=float, help="stop after this many seconds without a frame")
+    parser.add_argument("--idle-timeout", type=float,
+                        help="once frames have arrived, stop after this many seconds without one")
     args = parser.parse_args()
 
     frames, latencies = [], []
@@ -31,7 +32,9 @@ def main() -> int:
     sub = Subscriber(args.endpoint, None if args.stream == "all" else args.stream)
     print(f"listening on {args.endpoint}; Ctrl-C stops", flush=True)
     try:
-        for frame in sub.frames(timeout_s=args.idle_timeout):
+        while (frame := sub.receive(args.idle_timeout if latencies else None)) is not None:
+            if not isinstance(frame, PoseFrame) or sub.stream_id not in (None, frame.stream_id):
+                continue
             latencies.append((time.time_ns() - frame.t_capture_ns) / 1e6)
             window_count += 1
             if args.record:
