@@ -88,6 +88,8 @@ class LifterStage:
             self._windows, self._pending = self._windows[-self.max_batch:], self._pending[-self.max_batch:]
         poses = np.asarray(self.engine.run(np.stack(self._windows)), dtype=np.float32)
         done = []
+        # Root-align (as MPJPE does): consumers are promised the pelvis exactly at the origin.
+        poses = poses - poses[:, :1]
         for (rec, segment), pose in zip(self._pending, poses):
             rec.pose3d = pose
             rec.stamp("lift")

@@ -84,7 +84,7 @@ def test_headers_and_arrays(run):
         assert shapes["pose2d"] == (np.float32, (17, 2))
         assert shapes["score"] == (np.float32, (17,))
         assert shapes.get("root", (np.float32, (3,))) == (np.float32, (3,))
-        assert np.isfinite(p.pose3d).all()
+        assert np.isfinite(p.pose3d).all() and (p.pose3d[0] == 0).all()  # root-relative
         assert ((p.arrays["pose2d"] > -200) & (p.arrays["pose2d"] < 840)).all()  # near the 640x360 image
     with_root = sum("root" in p.arrays for p in run["poses"])
     assert with_root + run["report"]["counts"]["root_failed"] == len(run["poses"])
