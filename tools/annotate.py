@@ -25,7 +25,7 @@ def main() -> int:
     parser.add_argument("--gif", help="also write a looping GIF of the result here")
     parser.add_argument("--still", help="also write the middle frame of the result as a PNG here")
     parser.add_argument("--gif-width", type=int, default=480, help="GIF width in px (default 480)")
-    parser.add_argument("--gif-every", type=int, default=2, help="keep every n-th frame in the GIF (default 2)")
+    parser.add_argument("--gif-every", type=int, default=3, help="keep every n-th frame in the GIF (default 3)")
     args = parser.parse_args()
     try:
         if args.gif_width < 16 or args.gif_every < 1:
@@ -37,7 +37,7 @@ def main() -> int:
         print(f"wrote {args.out}: {counts['frames']} frames, {counts['annotated']} with a pose"
               + (f", {counts['poses_past_end']} poses past the video's end" if counts["poses_past_end"] else ""))
         if args.gif:
-            gif = save_gif(args.out, args.gif, args.gif_width, args.gif_every, args.still)
+            gif = save_gif(args.out, args.gif, args.gif_width, args.gif_every, still=args.still)
             print(f"wrote {args.gif}: {gif['gif_frames']} frames, {gif['gif_bytes'] / 1e6:.2f} MB"
                   + (f"; {args.still}" if args.still else ""))
     except (FileNotFoundError, ValueError) as err:
