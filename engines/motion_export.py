@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from engines.skeleton import BONES, JOINT_INDEX, JOINT_NAMES, NUM_JOINTS, PARENTS
+from engines.skeleton import BONES, JOINT_INDEX, JOINT_NAMES, NUM_JOINTS, PARENTS, bone_lengths
 
 UNITS = {"m": 1.0, "cm": 100.0, "mm": 1000.0}
 CAMERA_TO_Y_UP = np.array([1.0, -1.0, -1.0])  # a proper rotation: 180 degrees about x
@@ -40,7 +40,14 @@ BVH_NAMES = {
     "right_elbow": "RightForeArm",
 }
 CHILDREN = {j: [c for c, p in enumerate(PARENTS) if p == j] for j in range(NUM_JOINTS)}
-BVH_JOINTS = [JOINT_INDEX[name] for name in BVH_NAMES]               # joints that carry rotations
+
+
+def _depth_first(joint: int = 0) -> list[int]:
+    return [joint] + [j for child in CHILDREN[joint] for j in _depth_first(child)]
+
+
+# Joints that carry rotations, in the order of the file's hierarchy (and so of its channels).
+BVH_JOINTS = [j for j in _depth_first() if CHILDREN[j]]
 END_SITES = [j for j in range(NUM_JOINTS) if not CHILDREN[j]]       # ankles, head top, wrists
 # Rest direction of each single-child bone, by child joint: legs down, spine and head up, T-pose arms.
 _REST_DIRECTION = {
@@ -161,9 +168,7 @@ class BvhSkeleton:
     @classmethod
     def fit(cls, positions: np.ndarray) -> "BvhSkeleton":
         """Median bone lengths; rest directions as in the module docstring."""
-        lengths = np.median(np.linalg.norm(positions[:, [c for _, c in BONES]] - positions[:, [p for p, _ in BONES]],
-                                           axis=-1), axis=0)
-        length = {c: lengths[k] for k, (_, c) in enumerate(BONES)}
+        length = {c: median for (_, c), median in zip(BONES, np.median(bone_lengths(positions), axis=0))}
         offsets = np.zeros((NUM_JOINTS, 3))
         for name, direction in _REST_DIRECTION.items():
             offsets[JOINT_INDEX[name]] = np.array(direction) * length[JOINT_INDEX[name]]
