@@ -130,3 +130,13 @@ def test_background_recorder_keeps_what_was_sent_before_it_was_stopped(tmp_path)
     rec = load_recording(path)
     assert [rec.message(k) for k in range(len(rec)) if rec.pose_row[k] >= 0] == messages
     assert rec.topics[0] == "meta/cam0"
+
+
+def test_replay_cli_refuses_a_poses_only_file(tmp_path):
+    import subprocess
+    import sys
+
+    np.savez(tmp_path / "poses.npz", pose3d=np.zeros((2, 17, 3)))
+    done = subprocess.run([sys.executable, "tools/replay.py", str(tmp_path / "poses.npz")], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2 and done.stderr.startswith("error: ") and "cannot be replayed" in done.stderr
