@@ -180,3 +180,16 @@ def load_official(path: str | Path, arch: str, keep_tokens: int | None = None,
     model = HoT(config)
     load_strict(model, convert_official(state), path)
     return model.eval()
+
+
+OFFICIAL_FPS = 50  # the authors train and test on Human3.6M at 50 fps
+
+
+def import_official(src: str | Path, dst: str | Path, arch: str, keep_tokens: int | None = None,
+                    prune_layer: int | None = None) -> tuple[HoT, dict]:
+    """Convert an official ``.pth`` into a checkpoint of ours; ``info`` records where it came from."""
+    src = Path(src)
+    model = load_official(src, arch, keep_tokens, prune_layer)
+    info = {"source": src.name, "source_sha256": file_sha256(src), "arch": arch, "fps": OFFICIAL_FPS}
+    save_checkpoint(dst, model, info)
+    return model, info

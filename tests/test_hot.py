@@ -11,8 +11,8 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from engines.checkpoint import (CheckpointError, load_model, load_official, load_strict, official_config,
-                                save_checkpoint)
+from engines.checkpoint import (CheckpointError, file_sha256, import_official, load_model, load_official, load_strict,
+                                official_config, save_checkpoint)
 from engines.hot import HoT, HoTConfig, pairwise_distance
 
 T, C = 27, 32
@@ -290,6 +290,17 @@ def test_official_state_dict_round_trip(case, tmp_path):
     assert loaded.config.dim == config.dim and loaded.config.num_frames == config.num_frames
     assert loaded.config.tokens_after_prune == config.tokens_after_prune
     assert loaded.config.seq2seq == config.seq2seq and loaded.config.recover == config.recover
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(poses()), model(poses()), rtol=0, atol=0)
+
+
+def test_import_official_writes_a_checkpoint_that_records_its_source(tmp_path):
+    model = build(TPC)
+    torch.save(official_state(model), tmp_path / "tpc.pth")
+    import_official(tmp_path / "tpc.pth", tmp_path / "tpc.safetensors", "tpc_mixste", keep_tokens=9, prune_layer=2)
+    loaded, info = load_model(tmp_path / "tpc.safetensors")
+    assert info == {"source": "tpc.pth", "source_sha256": file_sha256(tmp_path / "tpc.pth"),
+                    "arch": "tpc_mixste", "fps": 50}
     with torch.no_grad():
         torch.testing.assert_close(loaded(poses()), model(poses()), rtol=0, atol=0)
 

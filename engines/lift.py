@@ -1,0 +1,147 @@
+"""Offline lifting of a whole 2D pose sequence to 3D, one output frame per input frame.
+
+Every frame ``i`` is lifted by the window whose target frame is ``i``: the window holds the
+``T - 1 - lookahead`` frames before it and the ``lookahead`` frames after it, and at the ends
+of the sequence the missing frames repeat the first or last pose (edge padding, as in the
+authors' demo and VideoPose3D). Seq2seq checkpoints work the same way: the engine keeps only the
+target frame of their output.
+
+The model sees frames at the rate it was trained at (the checkpoint's ``fps`` info, 50 by
+default): an input at another rate is resampled to it by linear interpolation, and the 3D output
+is resampled back to the input's frames.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from engines.checkpoint import DEFAULT_WEIGHTS, read_checkpoint
+from engines.skeleton import NUM_JOINTS, NUM_MEDIAPIPE_LANDMARKS, mediapipe_to_h36m, normalize_screen
+
+DEFAULT_FPS = 50.0
+
+
+def read_pose2d(path: str | Path) -> np.ndarray:
+    """The 2D array of a ``.npy`` file, or of a ``.npz`` with one array (or one named ``pose2d``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: input file not found")
+    if path.suffix not in (".npy", ".npz"):
+        raise ValueError(f"{path}: expected a .npy or .npz array, got {path.suffix or 'no extension'}")
+    try:
+        data = np.load(path, allow_pickle=False)
+    except ValueError as e:
+        raise ValueError(f"{path}: not a plain numeric array file ({e})") from None
+    if isinstance(data, np.ndarray):
+        return data
+    with data:
+        names = list(data.keys())
+        if "pose2d" in names:
+            return data["pose2d"]
+        if len(names) != 1:
+            raise ValueError(f"{path}: npz holds {names}; expected one array or one named 'pose2d'")
+        return data[names[0]]
+
+
+def to_h36m(points: np.ndarray, width: float | None = None, height: float | None = None) -> np.ndarray:
+    """(N, 17, 2) H36M or (N, 33, 2|3) MediaPipe points -> (N, 17, 2) normalised screen coordinates.
+
+    A third MediaPipe channel is visibility and is dropped. Points are pixels when ``width`` and
+    ``height`` are given, already normalised otherwise.
+    """
+    points = np.asarray(points)
+    if not np.issubdtype(points.dtype, np.number):
+        raise ValueError(f"input must be numeric, got dtype {points.dtype}")
+    if points.ndim != 3 or (points.shape[1:] != (NUM_JOINTS, 2)
+                            and not (points.shape[1] == NUM_MEDIAPIPE_LANDMARKS and points.shape[2] in (2, 3))):
+        raise ValueError(f"input must have shape (N, 17, 2) (Human3.6M) or (N, 33, 2|3) (MediaPipe), "
+                         f"got {points.shape}")
+    if len(points) == 0:
+        raise ValueError("input has no frames")
+    if (width is None) != (height is None):
+        raise ValueError("give both --width and --height (pixel input) or neither (normalised input)")
+    if width is not None and (width <= 0 or height <= 0):
+        raise ValueError(f"image size must be positive, got {width}x{height}")
+    points = points.astype(np.float32)
+    if points.shape[1] == NUM_MEDIAPIPE_LANDMARKS:
+        points = mediapipe_to_h36m(points[..., :2])
+    bad = ~np.isfinite(points).all(axis=(1, 2))
+    if bad.any():
+        raise ValueError(f"{int(bad.sum())} of {len(points)} frames hold NaN or inf (first: frame "
+                         f"{int(np.argmax(bad))}); fill or drop them before lifting")
+    return normalize_screen(points, width, height) if width is not None else points
+
+
+def resample(sequence: np.ndarray, src_fps: float, dst_fps: float, num_frames: int | None = None) -> np.ndarray:
+    """Linear interpolation of (N, ...) frames from ``src_fps`` to ``dst_fps``.
+
+    The output spans the same duration (``num_frames`` frames if given, else as many as fit);
+    frames past the last input frame hold it.
+    """
+    if src_fps <= 0 or dst_fps <= 0:
+        raise ValueError(f"frame rates must be positive, got {src_fps} and {dst_fps}")
+    n = len(sequence)
+    if num_frames is None:
+        num_frames = int(np.floor((n - 1) * dst_fps / src_fps + 1e-9)) + 1
+    t_src = np.arange(n) / src_fps
+    t_dst = np.arange(num_frames) / dst_fps
+    flat = sequence.reshape(n, -1)
+    out = np.stack([np.interp(t_dst, t_src, flat[:, i]) for i in range(flat.shape[1])], axis=1)
+    return out.reshape((num_frames,) + sequence.shape[1:]).astype(sequence.dtype)
+
+
+def target_windows(sequence: np.ndarray, window: int, lookahead: int) -> np.ndarray:
+    """(N, J, 2) -> (N, window, J, 2): window ``i`` has frame ``i`` at index ``window - 1 - lookahead``.
+
+    A read-only strided view into the edge-padded sequence (no copy per window).
+    """
+    padded = np.pad(sequence, ((window - 1 - lookahead, lookahead), (0, 0), (0, 0)), mode="edge")
+    return np.lib.stride_tricks.sliding_window_view(padded, window, axis=0).transpose(0, 3, 1, 2)
+
+
+def lift_sequence(engine, pose2d: np.ndarray, fps: float | None = None, model_fps: float = DEFAULT_FPS,
+                  batch_size: int = 256, progress: bool = False) -> np.ndarray:
+    """(N, 17, 2) normalised 2D -> (N, 17, 3) metres, root-relative, through ``engine`` (see
+    ``engines.runtime``). ``fps`` is the input's frame rate; None means it already is ``model_fps``."""
+    if batch_size < 1:
+        raise ValueError(f"batch size must be >= 1, got {batch_size}")
+    n = len(pose2d)
+    frames = resample(pose2d, fps, model_fps) if fps is not None else pose2d
+    windows = target_windows(frames, engine.window, engine.lookahead)
+    out = np.empty((len(frames), NUM_JOINTS, 3), dtype=np.float32)
+    starts = range(0, len(frames), batch_size)
+    for start in tqdm(starts, desc="lifting", unit="batch", disable=not progress):
+        out[start:start + batch_size] = engine.run(windows[start:start + batch_size])
+    if fps is not None:
+        out = resample(out, model_fps, fps, num_frames=n)
+    return out - out[:, :1]  # exactly root-relative: the pelvis at the origin
+
+
+def checkpoint_fps(weights: str | Path | None) -> float:
+    """The frame rate a checkpoint was trained at (its ``fps`` info), else 50."""
+    _, _, info = read_checkpoint(weights if weights is not None else DEFAULT_WEIGHTS)
+    return float(info.get("fps", DEFAULT_FPS))
+
+
+def lift_file(input_path: str | Path, output_path: str | Path, weights: str | Path | None = None,
+              lookahead: int = 0, width: float | None = None, height: float | None = None,
+              fps: float | None = None, backend: str = "auto", batch_size: int = 256,
+              progress: bool = True) -> dict:
+    """Lift a 2D array file and write ``pose3d`` (N, 17, 3) to an ``.npz``; returns a summary."""
+    from engines.runtime import load_engine
+
+    pose2d = to_h36m(read_pose2d(input_path), width, height)
+    model_fps = checkpoint_fps(weights)
+    engine = load_engine(weights, backend=backend, lookahead=lookahead)
+    pose3d = lift_sequence(engine, pose2d, fps, model_fps, batch_size, progress)
+    described = engine.describe()
+    output_path = Path(output_path)
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(output_path, pose3d=pose3d, fps=np.float32(fps or model_fps), lookahead=np.int64(lookahead),
+             model_fps=np.float32(model_fps), backend=described["backend"],
+             weights_sha256=described["weights_sha256"] or "")
+    return {"frames": len(pose3d), "output": str(output_path), "backend": described["backend"],
+            "window": engine.window, "lookahead": lookahead, "model_fps": model_fps,
+            "resampled": fps is not None and fps != model_fps}

@@ -1,0 +1,164 @@
+"""Offline lifting (engines/lift.py, tools/lift.py): window padding and target indexing, MediaPipe
+input, frame-rate resampling, backends, and clear errors for bad input."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from engines.checkpoint import save_checkpoint
+from engines.hot import HoT, HoTConfig
+from engines.lift import lift_file, lift_sequence, read_pose2d, resample, target_windows, to_h36m
+from engines.runtime import load_engine
+from engines.skeleton import mediapipe_to_h36m, normalize_screen
+
+ROOT = Path(__file__).resolve().parents[1]
+T = 9
+TPC = HoTConfig(num_frames=T, dim=16, depth=2, prune="tpc", keep_tokens=4, prune_layer=1, drop_path=0.0)
+HOT = HoTConfig(num_frames=T, dim=16, depth=2, prune="tpc", keep_tokens=4, prune_layer=1, seq2seq=True,
+                recover="tra", kept_pos_embed=True, drop_path=0.0)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def make_checkpoint(path: Path, config: HoTConfig, fps: float | None = None) -> HoT:
+    torch.manual_seed(0)
+    model = HoT(config).eval()
+    with torch.no_grad():  # non-zero TRA queries, so the seq2seq frames differ
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    save_checkpoint(path, model, info={"fps": fps} if fps else {})
+    return model
+
+
+def sequence(n: int = 20, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(n, 17, 2)).astype(np.float32)
+
+
+def test_windows_put_frame_i_at_the_target_index_with_edge_padding():
+    seq = np.arange(6, dtype=np.float32)[:, None, None] * np.ones((1, 17, 2), np.float32)
+    windows = target_windows(seq, window=5, lookahead=1)  # target index 3: 3 frames back, 1 ahead
+    assert windows.shape == (6, 5, 17, 2)
+    assert windows[:, :, 0, 0].tolist() == [[0, 0, 0, 0, 1], [0, 0, 0, 1, 2], [0, 0, 1, 2, 3],
+                                            [0, 1, 2, 3, 4], [1, 2, 3, 4, 5], [2, 3, 4, 5, 5]]
+
+
+@pytest.mark.parametrize("config", [TPC, HOT], ids=["seq2frame", "seq2seq"])
+@pytest.mark.parametrize("lookahead", [0, 3, T - 1])
+def test_frame_i_is_the_model_on_its_own_padded_window(tmp_path, config, lookahead):
+    model = make_checkpoint(tmp_path / "m.safetensors", config)
+    engine = load_engine(tmp_path / "m.safetensors", backend="torch", lookahead=lookahead)
+    seq = sequence(12)
+    got = lift_sequence(engine, seq, batch_size=5)  # several batches, the last one short
+    target = T - 1 - lookahead
+    for i in (0, 1, 6, 11):
+        window = np.stack([seq[min(max(i - target + k, 0), len(seq) - 1)] for k in range(T)])
+        with torch.no_grad():
+            out = model(torch.from_numpy(window)[None], torch.tensor([target]))[0]
+        if config.seq2seq:
+            out = out[target]
+        np.testing.assert_allclose(got[i], (out - out[:1]).numpy(), atol=1e-5)
+    assert np.all(got[:, 0] == 0)
+
+
+def test_mediapipe_pixels_with_visibility_match_the_mapped_h36m_input(tmp_path):
+    make_checkpoint(tmp_path / "m.safetensors", TPC)
+    rng = np.random.default_rng(1)
+    landmarks = np.concatenate([rng.uniform(0, 640, (15, 33, 2)), rng.uniform(0, 1, (15, 33, 1))], -1)
+    np.save(tmp_path / "mp.npy", landmarks.astype(np.float32))
+    h36m = normalize_screen(mediapipe_to_h36m(landmarks[..., :2]), 640, 480)
+    np.save(tmp_path / "h36m.npy", h36m)
+    for name in ("mp", "h36m"):
+        size = {"width": 640, "height": 480} if name == "mp" else {}
+        lift_file(tmp_path / f"{name}.npy", tmp_path / f"{name}.npz", tmp_path / "m.safetensors",
+                  backend="torch", progress=False, **size)
+    with np.load(tmp_path / "mp.npz") as a, np.load(tmp_path / "h36m.npz") as b:
+        assert a["pose3d"].shape == (15, 17, 3)
+        np.testing.assert_allclose(a["pose3d"], b["pose3d"], atol=1e-5)
+
+
+def test_resample_is_linear_interpolation_over_the_same_duration():
+    ramp = np.arange(31, dtype=np.float32)[:, None] * [1.0, -2.0]  # 1 s at 30 fps
+    up = resample(ramp, 30, 50)
+    assert up.shape == (51, 2)
+    np.testing.assert_allclose(up[:, 0], np.arange(51) * 30 / 50, atol=1e-5)
+    np.testing.assert_allclose(resample(up, 50, 30, num_frames=31), ramp, atol=1e-4)
+
+
+@pytest.mark.parametrize("fps", [25.0, 30.0, 50.0, 60.0])
+def test_fps_resampling_keeps_the_input_frame_count(tmp_path, fps):
+    make_checkpoint(tmp_path / "m.safetensors", TPC, fps=50)
+    engine = load_engine(tmp_path / "m.safetensors", backend="torch")
+    seq = sequence(23)
+    out = lift_sequence(engine, seq, fps=fps, model_fps=50)
+    assert out.shape == (23, 17, 3)
+    if fps == 50:  # no resampling at the model's own rate
+        np.testing.assert_allclose(out, lift_sequence(engine, seq), atol=1e-6)
+
+
+def test_fps_is_read_from_the_checkpoint_and_resampling_reaches_the_model(tmp_path, monkeypatch):
+    make_checkpoint(tmp_path / "m.safetensors", TPC, fps=25)
+    np.save(tmp_path / "in.npy", sequence(40))
+    seen = []
+    monkeypatch.setattr("engines.lift.resample", lambda s, src, dst, num_frames=None: seen.append((src, dst)) or s)
+    summary = lift_file(tmp_path / "in.npy", tmp_path / "out.npz", tmp_path / "m.safetensors", fps=30,
+                        backend="torch", progress=False)
+    assert summary["model_fps"] == 25 and seen == [(30, 25), (25, 30)]
+
+
+def test_onnxruntime_backend_matches_torch(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    make_checkpoint(tmp_path / "m.safetensors", HOT)
+    seq = sequence(30, seed=3)
+    results = [lift_sequence(load_engine(tmp_path / "m.safetensors", backend=b, lookahead=2), seq)
+               for b in ("torch", "onnxruntime-cpu")]
+    np.testing.assert_allclose(results[0], results[1], atol=1e-4)
+
+
+def test_npz_input_is_read_by_name_or_as_its_only_array(tmp_path):
+    seq = sequence(5)
+    np.savez(tmp_path / "named.npz", pose2d=seq, scores=np.ones((5, 17)))
+    np.savez(tmp_path / "single.npz", keypoints=seq)
+    np.testing.assert_array_equal(read_pose2d(tmp_path / "named.npz"), seq)
+    np.testing.assert_array_equal(read_pose2d(tmp_path / "single.npz"), seq)
+    np.savez(tmp_path / "two.npz", a=seq, b=seq)
+    with pytest.raises(ValueError, match=r"npz holds \['a', 'b'\]"):
+        read_pose2d(tmp_path / "two.npz")
+
+
+@pytest.mark.parametrize("points, kwargs, message", [
+    (np.zeros((5, 16, 2)), {}, r"shape \(N, 17, 2\).*got \(5, 16, 2\)"),
+    (np.zeros((5, 33, 4)), {}, r"\(N, 33, 2\|3\)"),
+    (np.zeros((0, 17, 2)), {}, "no frames"),
+    (np.zeros((5, 17, 2)), {"width": 640}, "both --width and --height"),
+    (np.zeros((5, 17, 2)), {"width": 640, "height": 0}, "must be positive"),
+    (np.where(np.arange(5)[:, None, None] == 2, np.nan, np.zeros((5, 17, 2))), {}, "1 of 5 frames hold NaN"),
+    (np.array([["a"] * 17] * 5), {}, "numeric"),
+])
+def test_bad_input_is_a_clear_error(points, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        to_h36m(points, **kwargs)
+
+
+def test_cli_writes_pose3d_and_reports_errors(tmp_path):
+    make_checkpoint(tmp_path / "m.safetensors", TPC)
+    np.save(tmp_path / "in.npy", sequence(11))
+    cmd = [sys.executable, str(ROOT / "tools" / "lift.py"), str(tmp_path / "in.npy"), "--weights",
+           str(tmp_path / "m.safetensors"), "--backend", "torch", "--lookahead", "4", "--output"]
+    ok = subprocess.run(cmd + [str(tmp_path / "out.npz")], capture_output=True, text=True, cwd=ROOT)
+    assert ok.returncode == 0, ok.stderr
+    with np.load(tmp_path / "out.npz") as out:
+        assert out["pose3d"].shape == (11, 17, 3) and int(out["lookahead"]) == 4
+    bad = subprocess.run(cmd[:2] + [str(tmp_path / "missing.npy")] + cmd[3:] + [str(tmp_path / "x.npz")],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert bad.returncode == 2 and "missing.npy: input file not found" in bad.stderr
