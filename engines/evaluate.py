@@ -36,12 +36,29 @@ def sliding_windows(pose2d: np.ndarray, num_frames: int, lookahead: int, frames:
 
 
 def lift_sequence(lift: Lifter, pose2d: np.ndarray, num_frames: int, lookahead: int,
-                  batch: int = 256) -> np.ndarray:
-    """3D (N, 17, 3) for every frame of a sequence (N, 17, 2)."""
-    frames = np.arange(len(pose2d))
+                  frames: np.ndarray | None = None, batch: int = 256) -> np.ndarray:
+    """3D (len(frames), 17, 3) for ``frames`` (default: every frame) of a sequence (N, 17, 2)."""
+    frames = np.arange(len(pose2d)) if frames is None else np.asarray(frames)
     out = [lift(sliding_windows(pose2d, num_frames, lookahead, frames[i:i + batch]))
            for i in range(0, len(frames), batch)]
     return np.concatenate(out).astype(np.float32)
+
+
+def segment_frames(length: int, segments: tuple[int, int] | None) -> list[np.ndarray]:
+    """Frames to evaluate: the whole sequence, or ``(count, frames)`` evenly spaced contiguous
+    segments (cheaper on slow machines; velocities and accelerations stay within a segment)."""
+    if segments is None or segments[0] * segments[1] >= length:
+        return [np.arange(length)]
+    count, size = segments
+    starts = np.linspace(0, length - size, count).round().astype(int)
+    return [np.arange(s, s + size) for s in starts]
+
+
+def weighted_errors(parts: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
+    """:func:`sequence_errors` over several (pred, truth) segments, weighted by their frames."""
+    frames = np.array([len(p) for p, _ in parts], dtype=np.float64)
+    errors = [sequence_errors(p, t) for p, t in parts]
+    return {m: float(np.dot(frames, [e[m] for e in errors]) / frames.sum()) for m in METRICS}
 
 
 def sequence_errors(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
@@ -87,17 +104,18 @@ def resolve_lookahead(value: int | str, num_frames: int) -> int:
 
 
 def evaluate_mocap(lifters: dict[int, Lifter], clips: Sequence, num_frames: int, seed: int = 0,
-                   noise_modes: Iterable[bool] = (False, True)) -> list[dict]:
+                   noise_modes: Iterable[bool] = (False, True),
+                   segments: tuple[int, int] | None = None) -> list[dict]:
     """One row per (clip, noise mode, lookahead) with every metric in mm; ``lifters`` maps each
-    lookahead to its engine."""
+    lookahead to its engine; ``segments`` limits the frames (:func:`segment_frames`)."""
     rows = []
-    jobs = [(clip, noisy) for clip in clips for noisy in noise_modes]
-    for clip, noisy in tqdm(jobs, desc="mocap clips", leave=False):
+    jobs = [(clip, noisy, lookahead) for clip in clips for noisy in noise_modes for lookahead in lifters]
+    for clip, noisy, lookahead in tqdm(jobs, desc="mocap clips", leave=False):
         pose2d, truth = mocap_sequence(clip, seed, noisy)
-        for lookahead, lift in lifters.items():
-            pred = lift_sequence(lift, pose2d, num_frames, lookahead)
-            rows.append({"sequence": clip.name, "noise": "detector" if noisy else "none",
-                         "lookahead": lookahead, "frames": len(pose2d), **sequence_errors(pred, truth)})
+        parts = [(lift_sequence(lifters[lookahead], pose2d, num_frames, lookahead, frames), truth[frames])
+                 for frames in segment_frames(len(pose2d), segments)]
+        rows.append({"sequence": clip.name, "noise": "detector" if noisy else "none", "lookahead": lookahead,
+                     "frames": sum(len(p) for p, _ in parts), **weighted_errors(parts)})
     return rows
 
 
@@ -139,3 +157,56 @@ def markdown_table(rows: list[dict]) -> str:
         lines.append(f"| {r['sequence']} | {r['noise']} | {r['lookahead']} | {r['frames']} | "
                      + " | ".join(f"{r[m]:.1f}" for m in METRICS) + " |")
     return "\n".join(lines)
+
+
+def plot_skeletons(pred: np.ndarray, truth: np.ndarray, labels: Sequence[str], path, title: str = "") -> None:
+    """PNG of predicted (red) over true (black) poses (K, 17, 3), camera coordinates drawn upright."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from engines.skeleton import BONES
+
+    fig = plt.figure(figsize=(3.2 * len(labels), 3.6))
+    for k, name in enumerate(labels):
+        ax = fig.add_subplot(1, len(labels), k + 1, projection="3d")
+        for pose, colour, label in ((truth[k], "black", "true"), (pred[k], "tab:red", "predicted")):
+            for n, (a, b) in enumerate(BONES):  # camera x right, z forward, -y up
+                ax.plot([pose[a, 0], pose[b, 0]], [pose[a, 2], pose[b, 2]], [-pose[a, 1], -pose[b, 1]],
+                        color=colour, lw=2, label=label if n == 0 else None)
+        ax.set(xlim=(-1, 1), ylim=(-1, 1), zlim=(-1, 1), xticklabels=[], yticklabels=[], zticklabels=[])
+        ax.view_init(elev=10, azim=-80)
+        error = 1000 * np.linalg.norm(pred[k] - truth[k], axis=-1).mean()
+        ax.set_title(f"{name}: {error:.0f} mm", fontsize=9)
+        if k == 0:
+            ax.legend(loc="upper left", fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def model_cost(model, lookahead: int = 0, repeats: int = 20) -> dict[str, float]:
+    """GFLOPs of one window (torch's FlopCounterMode, matmuls and attention) and the median
+    single-window latency in ms of the eager torch model on this CPU (a quick timing)."""
+    import time
+
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    c = model.config
+    window = torch.zeros(1, c.num_frames, c.num_joints, 2)
+    window[..., 0] = torch.linspace(-0.5, 0.5, c.num_frames)[:, None]  # distinct frames for pruning
+    target = torch.tensor([c.target_index(min(lookahead, c.num_frames - 1))])
+    model.eval()
+    with torch.no_grad():
+        counter = FlopCounterMode(display=False)
+        with counter:
+            model(window, target)
+        times = []
+        for _ in range(repeats + 3):
+            start = time.perf_counter()
+            model(window, target)
+            times.append(time.perf_counter() - start)
+    return {"gflops": counter.get_total_flops() / 1e9, "latency_ms": 1000 * float(np.median(times[3:]))}

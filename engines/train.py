@@ -52,16 +52,17 @@ class TrainConfig:
     preset: str = "live-cpu"
     overrides: dict = field(default_factory=dict)  # HoTConfig fields, e.g. {"num_frames": 1, "prune": None}
     no_prune: bool = False  # the same backbone without pruning (engines.presets.unpruned)
-    steps: int = 3000
+    steps: int = 400
     minutes: float | None = None  # stop (and finish the LR schedule) after this much training time
-    steps_per_epoch: int = 100
-    batch_size: int = 32
-    lr: float = 1e-3
+    steps_per_epoch: int = 50
+    batch_size: int = 16
+    lr: float = 2e-3
     weight_decay: float = 0.01
-    warmup_steps: int = 100
+    warmup_steps: int = 30
     grad_clip: float = 1.0
     seed: int = 0
-    val_windows: int = 256
+    val_windows: int = 128
+    snapshots: bool = False  # also keep step_<N>.safetensors at every epoch (for equal-step comparisons)
     threads: int = 2
     resume: bool = False
     init: str | None = None  # start from these weights (same architecture)
@@ -239,8 +240,11 @@ class RunLog:
         self.writer.close()
 
 
-def _save(out: Path, model: HoT, optimizer: torch.optim.Optimizer, state: dict, info: dict) -> None:
+def _save(out: Path, model: HoT, optimizer: torch.optim.Optimizer, state: dict, info: dict,
+          snapshot: bool = False) -> None:
     save_checkpoint(out / "last.safetensors", model, info | {"steps": state["step"]})
+    if snapshot:
+        save_checkpoint(out / f"step_{state['step']}.safetensors", model, info | {"steps": state["step"]})
     torch.save(optimizer.state_dict(), out / "optimizer.pt")
     (out / "state.json").write_text(json.dumps(state))
 
@@ -332,7 +336,7 @@ def train(cfg: TrainConfig, train_clips: Sequence, val_clips: Sequence = (),
                 total.write(f"epoch {state['epoch']}: step {state['step']} loss {row['loss']:.4f} "
                             f"train {row['train_mpjpe_mm']:.1f} mm, held-out {row['val_mpjpe_mm']:.1f} mm")
             log.write(row)
-            _save(out, model, optimizer, state, info | {"wall_time_s": round(state["elapsed_s"], 1)})
+            _save(out, model, optimizer, state, info | {"wall_time_s": round(state["elapsed_s"], 1)}, cfg.snapshots)
     total.close()
     final = out / "model.safetensors"
     if rank == 0:

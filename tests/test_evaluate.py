@@ -22,6 +22,12 @@ def test_windows_end_at_target_plus_lookahead_with_edge_padding():
         evaluate.resolve_lookahead("81", 81)
 
 
+def test_segments_are_evenly_spaced_contiguous_runs():
+    runs = evaluate.segment_frames(100, (3, 10))
+    assert [r[0] for r in runs] == [0, 45, 90] and all(np.diff(r).tolist() == [1] * 9 for r in runs)
+    assert evaluate.segment_frames(20, (3, 10))[0].tolist() == list(range(20))  # short: whole sequence
+
+
 def test_a_perfect_lifter_scores_zero_and_cameras_are_fixed_per_clip():
     clip = walking_clip(seconds=1.0, name="eval")
     pose2d, truth = evaluate.mocap_sequence(clip, seed=3, noisy=False)

@@ -10,6 +10,8 @@ import csv
 import sys
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engines import evaluate  # noqa: E402
@@ -28,6 +30,10 @@ def main() -> int:
     p.add_argument("--noise", choices=("none", "detector", "both"), default="both",
                    help="2D inputs clean, with the detector noise model, or both")
     p.add_argument("--seed", type=int, default=0, help="seed of the fixed virtual cameras and noise")
+    p.add_argument("--segments", type=int, nargs=2, metavar=("COUNT", "FRAMES"),
+                   help="evaluate COUNT evenly spaced runs of FRAMES frames per clip instead of every frame")
+    p.add_argument("--threads", type=int, help="CPU threads of the engine")
+    p.add_argument("--figure", help="PNG of predicted vs true skeletons on the first clip (lookahead 0, noisy 2D)")
     p.add_argument("--h36m-3d", help="VideoPose3D data_3d_h36m.npz")
     p.add_argument("--h36m-2d", help="VideoPose3D data_2d_h36m_<detector>.npz")
     p.add_argument("--out", help="write the tables to this Markdown file (and a .csv beside it)")
@@ -36,7 +42,7 @@ def main() -> int:
         weights = a.weights or str(Path(__file__).resolve().parents[1] / "engines/weights/live-cpu.safetensors")
         config, _, info = read_checkpoint(weights)
         lookaheads = sorted({evaluate.resolve_lookahead(v, config.num_frames) for v in a.lookahead})
-        lifters = {la: load_engine(weights, a.backend, la).run for la in lookaheads}
+        lifters = {la: load_engine(weights, a.backend, la, threads=a.threads).run for la in lookaheads}
         rows = []
         if a.clips is not None or info.get("holdout") or not (a.h36m_3d or a.h36m_2d):
             from engines.data.mocap import load_cache
@@ -47,7 +53,15 @@ def main() -> int:
                 raise ValueError("the checkpoint names no held-out clips; pass --clips")
             _, clips = split_holdout(load_cache(a.data), patterns)
             modes = {"none": (False,), "detector": (True,), "both": (False, True)}[a.noise]
-            rows += evaluate.evaluate_mocap(lifters, clips, config.num_frames, a.seed, modes)
+            rows += evaluate.evaluate_mocap(lifters, clips, config.num_frames, a.seed, modes,
+                                            tuple(a.segments) if a.segments else None)
+            if a.figure:
+                pose2d, truth = evaluate.mocap_sequence(clips[0], a.seed, noisy=True)
+                frames = evaluate.segment_frames(len(pose2d), (4, 1))
+                shown = np.concatenate(frames)
+                pred = evaluate.lift_sequence(lifters[lookaheads[0]], pose2d, config.num_frames, lookaheads[0], shown)
+                evaluate.plot_skeletons(pred, truth[shown], [f"frame {f}" for f in shown], a.figure,
+                                        f"{clips[0].name} (held out), noisy 2D, lookahead {lookaheads[0]}")
         if a.h36m_3d or a.h36m_2d:
             if not (a.h36m_3d and a.h36m_2d):
                 raise ValueError("Human3.6M needs both --h36m-3d and --h36m-2d")

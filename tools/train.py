@@ -50,6 +50,8 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--threads", type=int, default=d.threads)
     p.add_argument("--out", default=d.out)
+    p.add_argument("--val-windows", type=int, default=d.val_windows, help="held-out windows per validation")
+    p.add_argument("--snapshots", action="store_true", help="keep a checkpoint of every epoch")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--init", help="start from these weights (same architecture)")
     a = p.parse_args()
@@ -58,7 +60,7 @@ def main() -> int:
         cfg = TrainConfig(out=a.out, preset=a.preset, overrides=parse_overrides(a.set), no_prune=a.no_prune,
                           steps=steps, minutes=a.minutes, steps_per_epoch=a.steps_per_epoch,
                           batch_size=a.batch_size, lr=a.lr, seed=a.seed, threads=a.threads,
-                          resume=a.resume, init=a.init)
+                          val_windows=a.val_windows, snapshots=a.snapshots, resume=a.resume, init=a.init)
         clips, weights = load_clips(a.data, a.user_source, load_mix(a.mix))
         train_clips, val_clips = split_holdout(clips, a.holdout)
         train_ids = {id(c) for c in train_clips}
