@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class _Section(BaseModel):
@@ -39,6 +39,12 @@ class Pose2DSettings(_Section):
     min_detection_confidence: float = Field(0.5, ge=0, le=1)
     min_tracking_confidence: float = Field(0.5, ge=0, le=1)
     same_person_iou: float = Field(0.1, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _tasks_need_a_model(self) -> "Pose2DSettings":
+        if self.backend == "tasks" and self.task_file is None:
+            raise ValueError("backend 'tasks' needs task_file (a PoseLandmarker .task bundle)")
+        return self
 
 
 class LifterSettings(_Section):
@@ -116,6 +122,8 @@ def _describe(err: ValidationError) -> str:
     where = ".".join(str(p) for p in first["loc"]) or "config"
     if first["type"] == "extra_forbidden":
         return f"unknown setting {where!r}"
+    if first["type"] == "value_error":  # our own validators: the message says it all
+        return f"setting {where!r}: {first['ctx']['error']}"
     return f"setting {where!r}: {first['msg']} (got {first.get('input')!r})"
 
 

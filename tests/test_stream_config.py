@@ -52,6 +52,7 @@ def test_overrides_are_typed_yaml_scalars():
     ("pose2d.backend=openpose", "setting 'pose2d.backend'"),
     ("publisher.stream_id=a/b", "setting 'publisher.stream_id'"),
     ("lifter.lookahead", "not of the form section.key=value"),
+    ("pose2d.backend=tasks", "setting 'pose2d': backend 'tasks' needs task_file"),
 ])
 def test_bad_settings_name_the_culprit(override, message):
     with pytest.raises(ValueError) as err:
@@ -83,6 +84,8 @@ def test_cli_flags_map_to_settings_and_set_wins():
 
 @pytest.mark.parametrize("argv, message", [
     (["--set", "lifter.lookahed=5"], "error: unknown setting 'lifter.lookahed'"),
+    (["--source", "assets/sample.mp4", "--set", "pose2d.backend=tasks", "--set", "pose2d.task_file=no.task"],
+     "error: pose2d.task_file not found: no.task"),
     (["--source", "does/not/exist.mp4"], "error: video file not found: does/not/exist.mp4"),
 ])
 def test_cli_exits_2_with_one_line(argv, message):
