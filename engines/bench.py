@@ -1,0 +1,194 @@
+"""Benchmark lifting engines: latency percentiles, throughput, FLOPs, parameters and memory.
+
+Every measurement goes through :func:`engines.runtime.load_engine`, so what is timed is exactly
+what the live pipeline runs (input conversion included). Each model is always measured next to
+its unpruned twin (same backbone and weights, no token pruning) in the same run, so the speed-up
+that pruning buys is read off one table on one machine under one load. Thread counts are set
+explicitly; the machine, its load average and library versions are recorded with the numbers.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import psutil
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+from tqdm import tqdm
+
+from engines.checkpoint import load_model, save_checkpoint
+from engines.hot import HoT
+from engines.presets import get_preset, unpruned
+from engines.runtime import BACKENDS, load_engine, unavailable_reason
+from engines.runtime.graph import TargetFrameLifter
+
+log = logging.getLogger("hotstream.engines")
+
+
+@dataclass
+class Measurement:
+    model: str
+    variant: str  # "tpc" (as configured) or "unpruned" (the same backbone without pruning)
+    backend: str
+    batch: int
+    iterations: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    windows_per_s: float
+    gflops_per_window: float
+    params: int
+    memory_mb: float
+    memory_kind: str
+
+
+def machine_info(threads: int) -> dict:
+    """What the numbers were measured on: CPU, cores, OS, load, library versions, GPU."""
+    import onnxruntime
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu, "logical_cores": os.cpu_count(), "physical_cores": psutil.cpu_count(logical=False),
+        "threads": threads, "load_average_1m": os.getloadavg()[0], "os": platform.platform(),
+        "python": platform.python_version(), "torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
+        "numpy": np.__version__, "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+
+
+def count_flops(model: HoT, batch: int = 1) -> int:
+    """FLOPs of one forward pass (matmuls and attention, as counted by torch's FlopCounterMode)."""
+    c = model.config
+    x = torch.zeros(batch, c.num_frames, c.num_joints, 2)
+    target = torch.full((batch,), c.num_frames - 1, dtype=torch.long)
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        TargetFrameLifter(model.eval())(x, target)
+    return counter.get_total_flops()
+
+
+def unpruned_twin(model: HoT) -> HoT:
+    """The same backbone without pruning, carrying every weight whose name and shape it shares."""
+    twin = HoT(unpruned(model.config)).eval()
+    own = twin.state_dict()
+    shared = {k: v for k, v in model.state_dict().items() if k in own and own[k].shape == v.shape}
+    twin.load_state_dict(shared, strict=False)
+    return twin
+
+
+def _memory_mb(backend: str, rss_before: int) -> tuple[float, str]:
+    if backend in ("torch", "tensorrt", "onnxruntime-cuda") and torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20, "cuda max_memory_allocated"
+    return (psutil.Process().memory_info().rss - rss_before) / 2**20, "RSS delta"
+
+
+def time_runs(engine, windows: np.ndarray, iterations: int, warmup: int, max_seconds: float) -> np.ndarray:
+    """Latencies (s) of ``engine.run(windows)``: at most ``iterations`` runs or ``max_seconds``, at least 3."""
+    for _ in range(warmup):
+        engine.run(windows)
+    times = []
+    deadline = time.perf_counter() + max_seconds
+    while len(times) < iterations and (len(times) < 3 or time.perf_counter() < deadline):
+        start = time.perf_counter()
+        engine.run(windows)
+        times.append(time.perf_counter() - start)
+    return np.array(times)
+
+
+def benchmark(models: dict[str, HoT], backends: list[str], *, batches=(1, 8), threads: int = 2,
+              iterations: int = 300, warmup: int = 20, max_seconds: float = 20.0,
+              cache_dir: str | Path | None = None, progress: bool = True) -> dict:
+    """Measure each model and its unpruned twin on each backend; returns a JSON-ready report."""
+    for backend in backends:
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    torch.set_num_threads(threads)
+    rng = np.random.default_rng(0)
+    jobs = [(name, variant, backend) for name in models for variant in ("tpc", "unpruned") for backend in backends]
+    results, skipped = [], {}
+    with tempfile.TemporaryDirectory(prefix="hotstream-bench-") as tmp:
+        for name, variant, backend in tqdm(jobs, desc="benchmark", unit="engine", disable=not progress):
+            reason = unavailable_reason(backend)
+            if reason:
+                skipped[backend] = reason
+                continue
+            model = models[name] if variant == "tpc" else unpruned_twin(models[name])
+            if variant == "tpc" and not model.config.prune:
+                continue  # already unpruned: its twin row says it all
+            weights = Path(tmp) / f"{name}-{variant}.safetensors"
+            save_checkpoint(weights, model)
+            c = model.config
+            flops = count_flops(model)
+            if torch.cuda.is_available():
+                torch.cuda.reset_peak_memory_stats()
+            rss_before = psutil.Process().memory_info().rss
+            engine = load_engine(weights, backend=backend, threads=threads, cache_dir=cache_dir or Path(tmp) / "cache")
+            for batch in batches:
+                windows = rng.normal(0, 0.3, (batch, c.num_frames, c.num_joints, 2)).astype(np.float32)
+                times = time_runs(engine, windows, iterations, warmup, max_seconds)
+                p50, p95, p99 = np.percentile(times, [50, 95, 99]) * 1e3
+                memory, kind = _memory_mb(backend, rss_before)
+                results.append(Measurement(name, variant, backend, batch, len(times), float(p50), float(p95),
+                                           float(p99), float(batch / times.mean()), flops / 1e9,
+                                           sum(p.numel() for p in model.parameters()), float(memory), kind))
+            del engine
+    report = {"machine": machine_info(threads), "results": [asdict(r) for r in results], "skipped": skipped}
+    report["ratios"] = speed_ratios(results)
+    return report
+
+
+def speed_ratios(results: list[Measurement]) -> list[dict]:
+    """Batch-1 p50 ratios: TPC vs unpruned per backend, and each backend vs PyTorch eager per variant."""
+    p50 = {(r.model, r.variant, r.backend): r.p50_ms for r in results if r.batch == 1}
+    ratios = []
+    for (model, variant, backend), ms in p50.items():
+        if variant == "tpc" and (model, "unpruned", backend) in p50:
+            ratios.append({"model": model, "what": f"TPC vs unpruned ({backend})",
+                           "speedup": p50[(model, "unpruned", backend)] / ms})
+        if backend != "torch" and (model, variant, "torch") in p50:
+            ratios.append({"model": model, "what": f"{backend} vs torch ({variant})",
+                           "speedup": p50[(model, variant, "torch")] / ms})
+    return ratios
+
+
+def to_markdown(report: dict) -> str:
+    m = report["machine"]
+    lines = [f"Machine: {m['cpu']}, {m['logical_cores']} logical / {m['physical_cores']} physical cores, "
+             f"{m['threads']} threads, load average {m['load_average_1m']:.2f}, {m['os']}; "
+             f"torch {m['torch']}, onnxruntime {m['onnxruntime']}" + (f", GPU {m['gpu']}" if m["gpu"] else ""),
+             "",
+             "| model | variant | backend | batch | p50 ms | p95 ms | p99 ms | windows/s | GFLOP/window | params | memory MB |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in report["results"]:
+        lines.append(f"| {r['model']} | {r['variant']} | {r['backend']} | {r['batch']} | {r['p50_ms']:.2f} | "
+                     f"{r['p95_ms']:.2f} | {r['p99_ms']:.2f} | {r['windows_per_s']:.0f} | "
+                     f"{r['gflops_per_window']:.2f} | {r['params'] / 1e6:.2f} M | {r['memory_mb']:.0f} |")
+    if report["ratios"]:
+        lines += ["", "| model | speed-up (batch 1, p50) | × |", "|---|---|---:|"]
+        lines += [f"| {r['model']} | {r['what']} | {r['speedup']:.2f} |" for r in report["ratios"]]
+    if report["skipped"]:
+        lines += [""] + [f"Skipped {b}: {why}." for b, why in report["skipped"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def models_to_bench(presets: list[str], weights: str | Path | None, seed: int = 0) -> dict[str, HoT]:
+    """A trained checkpoint by path, and/or seeded random models of named presets (speed does not
+    depend on the weights)."""
+    models = {}
+    if weights is not None:
+        models[Path(weights).stem], _ = load_model(weights)
+    for name in presets:
+        torch.manual_seed(seed)
+        models[name] = HoT(get_preset(name, drop_path=0.0)).eval()
+    return models

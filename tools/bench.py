@@ -1,0 +1,52 @@
+"""Benchmark lifting engines (and each model's unpruned twin) and write JSON + a markdown table."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from engines.bench import benchmark, models_to_bench, to_markdown
+from engines.checkpoint import CheckpointError
+from engines.presets import PRESETS
+from engines.runtime import BACKENDS, unavailable_reason
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--weights", type=Path, help="a trained checkpoint to bench (default: none; presets only)")
+    parser.add_argument("--preset", nargs="*", default=None, choices=list(PRESETS),
+                        help="presets to bench with seeded random weights (default: live-cpu if no --weights)")
+    parser.add_argument("--backend", nargs="+", choices=BACKENDS, help="default: every backend available here")
+    parser.add_argument("--threads", type=int, default=2, help="torch and ONNX Runtime intra-op threads")
+    parser.add_argument("--batch", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--iters", type=int, default=300, help="timed runs per measurement (capped by --max-seconds)")
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--max-seconds", type=float, default=20.0,
+                        help="time budget per measurement; slow models (official T=243 sizes) stop early")
+    parser.add_argument("--cache-dir", type=Path, help="engine cache (default: a temporary directory)")
+    parser.add_argument("--out-json", type=Path)
+    parser.add_argument("--out-md", type=Path)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    presets = args.preset if args.preset is not None else ([] if args.weights else ["live-cpu"])
+    backends = args.backend or [b for b in BACKENDS if unavailable_reason(b) is None]
+    try:
+        models = models_to_bench(presets, args.weights)
+        report = benchmark(models, backends, batches=args.batch, threads=args.threads, iterations=args.iters,
+                           warmup=args.warmup, max_seconds=args.max_seconds, cache_dir=args.cache_dir)
+    except (CheckpointError, ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    markdown = to_markdown(report)
+    print(markdown)
+    if args.out_json:
+        args.out_json.write_text(json.dumps(report, indent=1))
+    if args.out_md:
+        args.out_md.write_text(markdown)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
