@@ -51,7 +51,7 @@ class LifterSettings(_Section):
     weights: Path | None = None
     backend: str = "auto"
     lookahead: int = Field(0, ge=0)
-    threads: int | None = Field(None, ge=1)
+    threads: int | None = Field(1, ge=1)
     max_batch: int = Field(1, ge=1)
     hold_frames: int = Field(5, ge=0)
 
