@@ -89,10 +89,14 @@ class SolutionsPose:
                  min_tracking_confidence: float = 0.5, same_person_iou: float = 0.1) -> None:
         import mediapipe as mp
 
-        self.pose = mp.solutions.pose.Pose(
-            static_image_mode=False, model_complexity=model_complexity, smooth_landmarks=True,
-            enable_segmentation=False, min_detection_confidence=min_detection_confidence,
-            min_tracking_confidence=min_tracking_confidence)
+        try:
+            self.pose = mp.solutions.pose.Pose(
+                static_image_mode=False, model_complexity=model_complexity, smooth_landmarks=True,
+                enable_segmentation=False, min_detection_confidence=min_detection_confidence,
+                min_tracking_confidence=min_tracking_confidence)
+        except OSError as err:  # urllib's URLError included
+            raise RuntimeError(f"pose2d.model_complexity={model_complexity}: mediapipe could not download "
+                               f"its model ({err}); 1 is bundled and works offline") from None
         self.tracker = PersonTracker(same_person_iou)
 
     def estimate(self, image_bgr: np.ndarray, t_ms: int) -> Pose2D | None:
