@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from engines.skeleton import JOINT_NAMES, PARENTS
-from stream.client import MetaFrame, PoseFrame, Subscriber, save_npz
+from stream.client import PoseFrame, Subscriber, save_npz
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "assets" / "sample.mp4"
