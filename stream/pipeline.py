@@ -286,6 +286,7 @@ class Pipeline:
             "published": self.publisher.sent,
             "dropped_by_socket": self.publisher.dropped,
             "meta_sent": self.publisher.meta_sent,
+            "meta_dropped": self.publisher.meta_dropped,
         }
         info = {"wall_s": round(wall_ns / 1e9, 3), "source": self.source.source_id, "paced": self.source.paced,
                 "source_fps": self.source.fps, "endpoint": self.publisher.endpoint,
