@@ -13,6 +13,7 @@ import torch
 
 from engines.checkpoint import (CheckpointError, file_sha256, import_official, load_model, load_official, load_strict,
                                 official_config, save_checkpoint)
+from engines.flops import count_flops, count_params, flop_breakdown
 from engines.hot import HoT, HoTConfig, pairwise_distance
 
 T, C = 27, 32
@@ -341,6 +342,25 @@ def test_malicious_pickle_is_refused_without_running(tmp_path):
     with pytest.raises(CheckpointError, match="evil.pth: refused"):
         load_official(path, "mixste")
     assert not marker.exists()
+
+
+# --- FLOPs ----------------------------------------------------------------------------------------
+
+def test_flops_match_the_closed_form_including_attention():
+    """MixSTE: per token 16 C^2 per block (qkv 3, proj 1, MLP 2 x 2, times 2 FLOPs per MAC) plus
+    attention 4 L^2 C per sequence; embedding 4 C and head 6 C per token."""
+    model = build(MIXSTE).train()
+    tokens, j = T * 17, 17
+    blocks = MIXSTE.depth * (2 * tokens * 16 * C * C + T * 4 * j * j * C + j * 4 * T * T * C)
+    assert count_flops(model) == tokens * 4 * C + blocks + tokens * 6 * C
+    assert any("scaled_dot_product" in op for op in flop_breakdown(model)), "SDPA must be counted"
+    assert model.training and all(p.requires_grad for p in model.parameters())  # left as found
+    assert count_params(model) == sum(p.numel() for p in model.state_dict().values())
+
+
+def test_pruning_cuts_flops():
+    full, tpc = count_flops(build(replace(TPC, prune=None))), count_flops(build(TPC))
+    assert tpc < 0.7 * full  # half the layers see a third of the frames
 
 
 # --- ONNX -----------------------------------------------------------------------------------------
