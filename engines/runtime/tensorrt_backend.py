@@ -61,6 +61,7 @@ def build_plan(onnx_path: str | Path, config: HoTConfig, *, fp16: bool = True, m
         raise RuntimeError(f"{onnx_path}: TensorRT cannot parse the ONNX graph: {errors}")
     build = builder.create_builder_config()
     build.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace_mb << 20)
+    build.clear_flag(trt.BuilderFlag.TF32)  # fp32 means fp32: TF32 matmuls would perturb the frame selection
     if fp16:
         build.set_flag(trt.BuilderFlag.FP16)
         build.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)

@@ -1,0 +1,76 @@
+"""Benchmark plumbing on a tiny model: every engine is measured next to its unpruned twin, FLOPs and
+ratios are reported, and the CLI writes JSON and markdown. No timing assertions."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from engines.bench import benchmark, count_flops, machine_info, to_markdown, unpruned_twin
+from engines.hot import HoT, HoTConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = HoTConfig(num_frames=27, dim=32, depth=3, num_heads=4, prune="tpc", keep_tokens=5, prune_layer=1,
+                 drop_path=0.0)
+
+
+def tiny() -> HoT:
+    torch.manual_seed(0)
+    return HoT(TINY).eval()
+
+
+def test_unpruned_twin_shares_every_weight():
+    model = tiny()
+    twin = unpruned_twin(model)
+    assert twin.config.prune is None and twin.config.dim == model.config.dim
+    for key, value in twin.state_dict().items():
+        assert torch.equal(value, model.state_dict()[key]), key
+
+
+def test_pruning_cuts_flops():
+    model = tiny()
+    assert 0 < count_flops(model) < count_flops(unpruned_twin(model))
+
+
+def test_benchmark_reports_tpc_and_unpruned_side_by_side(tmp_path):
+    report = benchmark({"tiny": tiny()}, ["onnxruntime-cpu", "torch"], batches=(1, 2), threads=1, iterations=3,
+                       warmup=1, max_seconds=1.0, cache_dir=tmp_path, progress=False)
+    rows = {(r["variant"], r["backend"], r["batch"]) for r in report["results"]}
+    assert rows == {(v, b, n) for v in ("tpc", "unpruned") for b in ("onnxruntime-cpu", "torch") for n in (1, 2)}
+    for r in report["results"]:
+        assert r["iterations"] >= 3 and r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"] and r["windows_per_s"] > 0
+    whats = {r["what"] for r in report["ratios"]}
+    assert {"TPC vs unpruned (onnxruntime-cpu)", "onnxruntime-cpu vs torch (tpc)"} <= whats
+    assert report["machine"]["threads"] == 1 and report["machine"]["cpu"]
+    table = to_markdown(report)
+    assert table.count("| tiny |") == len(report["results"]) + len(report["ratios"])
+
+
+def test_machine_info_names_cpu_and_versions():
+    info = machine_info(2)
+    assert info["logical_cores"] >= 1 and info["torch"] == torch.__version__ and info["onnxruntime"]
+
+
+def test_cli_writes_json_and_markdown(tmp_path):
+    checkpoint = tmp_path / "tiny.safetensors"
+    from engines.checkpoint import save_checkpoint
+
+    save_checkpoint(checkpoint, tiny())
+    out_json, out_md = tmp_path / "bench.json", tmp_path / "bench.md"
+    result = subprocess.run([sys.executable, "tools/bench.py", "--weights", str(checkpoint), "--backend", "torch",
+                             "--batch", "1", "--iters", "3", "--warmup", "1", "--threads", "1",
+                             "--out-json", str(out_json), "--out-md", str(out_md)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out_json.read_text())
+    assert {r["variant"] for r in report["results"]} == {"tpc", "unpruned"}
+    assert "| tiny | tpc | torch | 1 |" in out_md.read_text()
+
+
+def test_cli_rejects_missing_checkpoint(tmp_path):
+    result = subprocess.run([sys.executable, "tools/bench.py", "--weights", str(tmp_path / "nope.safetensors")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "error:" in result.stderr and "nope.safetensors" in result.stderr
