@@ -185,28 +185,3 @@ def plot_skeletons(pred: np.ndarray, truth: np.ndarray, labels: Sequence[str], p
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-def model_cost(model, lookahead: int = 0, repeats: int = 20) -> dict[str, float]:
-    """GFLOPs of one window (torch's FlopCounterMode, matmuls and attention) and the median
-    single-window latency in ms of the eager torch model on this CPU (a quick timing)."""
-    import time
-
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
-    c = model.config
-    window = torch.zeros(1, c.num_frames, c.num_joints, 2)
-    window[..., 0] = torch.linspace(-0.5, 0.5, c.num_frames)[:, None]  # distinct frames for pruning
-    target = torch.tensor([c.target_index(min(lookahead, c.num_frames - 1))])
-    model.eval()
-    with torch.no_grad():
-        counter = FlopCounterMode(display=False)
-        with counter:
-            model(window, target)
-        times = []
-        for _ in range(repeats + 3):
-            start = time.perf_counter()
-            model(window, target)
-            times.append(time.perf_counter() - start)
-    return {"gflops": counter.get_total_flops() / 1e9, "latency_ms": 1000 * float(np.median(times[3:]))}

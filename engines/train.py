@@ -73,7 +73,10 @@ def model_config(cfg: TrainConfig):
     overrides = dict(cfg.overrides)
     if not overrides.get("seq2seq", False):
         overrides.setdefault("drop_path", 0.0)
-    config = get_preset(cfg.preset, **overrides)
+    try:
+        config = get_preset(cfg.preset, **overrides)
+    except TypeError as e:  # an override that is no HoTConfig field
+        raise ValueError(f"bad model override in {sorted(overrides)}: {e}") from None
     if config.seq2seq:
         raise ValueError(f"preset {cfg.preset!r} is seq2seq; this trainer trains seq2frame models")
     return unpruned(config) if cfg.no_prune else config
