@@ -8,7 +8,7 @@ explicitly; the machine, its load average and library versions are recorded with
 """
 from __future__ import annotations
 
-import logging
+import copy
 import os
 import platform
 import tempfile
@@ -28,9 +28,6 @@ from engines.presets import get_preset, unpruned
 from engines.runtime import BACKENDS, load_engine, unavailable_reason
 from engines.runtime.graph import TargetFrameLifter
 
-log = logging.getLogger("hotstream.engines")
-
-
 @dataclass
 class Measurement:
     model: str
@@ -46,7 +43,6 @@ class Measurement:
     params: int
     memory_mb: float
     memory_kind: str
-
 
 def machine_info(threads: int) -> dict:
     """What the numbers were measured on: CPU, cores, OS, load, library versions, GPU."""
@@ -67,16 +63,17 @@ def machine_info(threads: int) -> dict:
         "numpy": np.__version__, "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }
 
-
 def count_flops(model: HoT, batch: int = 1) -> int:
     """FLOPs of one forward pass (matmuls and attention, as counted by torch's FlopCounterMode)."""
     c = model.config
     x = torch.zeros(batch, c.num_frames, c.num_joints, 2)
     target = torch.full((batch,), c.num_frames - 1, dtype=torch.long)
-    with FlopCounterMode(display=False) as counter, torch.inference_mode():
-        TargetFrameLifter(model.eval())(x, target)
+    # Frozen copy, no inference_mode: FlopCounterMode's module tracker fails on inference tensors
+    # and on tensors that require grad but have no graph (no_grad with trainable parameters).
+    frozen = copy.deepcopy(model).eval().requires_grad_(False)
+    with FlopCounterMode(display=False) as counter:
+        TargetFrameLifter(frozen)(x, target)
     return counter.get_total_flops()
-
 
 def unpruned_twin(model: HoT) -> HoT:
     """The same backbone without pruning, carrying every weight whose name and shape it shares."""
@@ -86,17 +83,22 @@ def unpruned_twin(model: HoT) -> HoT:
     twin.load_state_dict(shared, strict=False)
     return twin
 
-
 def _memory_mb(backend: str, rss_before: int) -> tuple[float, str]:
     if backend in ("torch", "tensorrt", "onnxruntime-cuda") and torch.cuda.is_available():
         return torch.cuda.max_memory_allocated() / 2**20, "cuda max_memory_allocated"
     return (psutil.Process().memory_info().rss - rss_before) / 2**20, "RSS delta"
 
-
 def time_runs(engine, windows: np.ndarray, iterations: int, warmup: int, max_seconds: float) -> np.ndarray:
-    """Latencies (s) of ``engine.run(windows)``: at most ``iterations`` runs or ``max_seconds``, at least 3."""
-    for _ in range(warmup):
+    """Latencies (s) of ``engine.run(windows)``: at most ``iterations`` runs or ``max_seconds``, at least 3.
+
+    Warm-up (one-off allocations, lazy initialisation, CUDA graph capture) is at least one run and
+    at most ``warmup`` runs or a quarter of the time budget, so slow official-size models stay quick.
+    """
+    deadline = time.perf_counter() + max_seconds / 4
+    for i in range(max(1, warmup)):
         engine.run(windows)
+        if time.perf_counter() > deadline:
+            break
     times = []
     deadline = time.perf_counter() + max_seconds
     while len(times) < iterations and (len(times) < 3 or time.perf_counter() < deadline):
@@ -104,7 +106,6 @@ def time_runs(engine, windows: np.ndarray, iterations: int, warmup: int, max_sec
         engine.run(windows)
         times.append(time.perf_counter() - start)
     return np.array(times)
-
 
 def benchmark(models: dict[str, HoT], backends: list[str], *, batches=(1, 8), threads: int = 2,
               iterations: int = 300, warmup: int = 20, max_seconds: float = 20.0,
@@ -147,7 +148,6 @@ def benchmark(models: dict[str, HoT], backends: list[str], *, batches=(1, 8), th
     report["ratios"] = speed_ratios(results)
     return report
 
-
 def speed_ratios(results: list[Measurement]) -> list[dict]:
     """Batch-1 p50 ratios: TPC vs unpruned per backend, and each backend vs PyTorch eager per variant."""
     p50 = {(r.model, r.variant, r.backend): r.p50_ms for r in results if r.batch == 1}
@@ -160,7 +160,6 @@ def speed_ratios(results: list[Measurement]) -> list[dict]:
             ratios.append({"model": model, "what": f"{backend} vs torch ({variant})",
                            "speedup": p50[(model, variant, "torch")] / ms})
     return ratios
-
 
 def to_markdown(report: dict) -> str:
     m = report["machine"]
@@ -180,7 +179,6 @@ def to_markdown(report: dict) -> str:
     if report["skipped"]:
         lines += [""] + [f"Skipped {b}: {why}." for b, why in report["skipped"].items()]
     return "\n".join(lines) + "\n"
-
 
 def models_to_bench(presets: list[str], weights: str | Path | None, seed: int = 0) -> dict[str, HoT]:
     """A trained checkpoint by path, and/or seeded random models of named presets (speed does not
