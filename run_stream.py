@@ -6,8 +6,10 @@
     python run_stream.py --source clip.mp4 --as-fast-as-possible --report runs/latency.json
     python run_stream.py --set lifter.lookahead=5 --set filter.enabled=true
 
-Any setting of config.yaml can be overridden with ``--set section.key=value``. A bad setting
-exits with status 2 and a one-line message naming it.
+Any setting of config.yaml can be overridden with ``--set section.key=value``. A bad setting,
+or a missing or unusable file (video, checkpoint, ONNX graph, key), exits with status 2 and one
+line: ``run_stream.py: error: <what>: <why>``. SIGINT/SIGTERM stop after draining the frames in
+flight and still print and write the report; a second one exits at once.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--report", type=Path, help="write the JSON latency report here (pipeline.report)")
     parser.add_argument("--backend", help="lifter engine backend, e.g. auto, torch, onnxruntime-cpu (lifter.backend)")
     parser.add_argument("--lookahead", type=int, help="future frames the lifter waits for (lifter.lookahead)")
+    parser.add_argument("--weights", type=Path, help="lifter checkpoint (.safetensors) or ONNX graph (lifter.weights)")
     parser.add_argument("--endpoint", help="ZeroMQ endpoint to bind (publisher.endpoint)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override any setting, e.g. --set filter.enabled=true (repeatable)")
@@ -39,7 +42,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def flag_values(args: argparse.Namespace) -> dict:
     """The settings given by dedicated flags (``--set`` overrides are applied after them)."""
     flags = {"source.uri": args.source, "pipeline.report": args.report, "lifter.backend": args.backend,
-             "lifter.lookahead": args.lookahead, "publisher.endpoint": args.endpoint,
+             "lifter.lookahead": args.lookahead, "lifter.weights": args.weights,
+             "publisher.endpoint": args.endpoint,
              "source.as_fast_as_possible": True if args.as_fast_as_possible else None}
     return {key: value for key, value in flags.items() if value is not None}
 
@@ -53,8 +57,9 @@ def main(argv: list[str] | None = None) -> int:
         from stream.report import format_report, write_report
 
         pipeline = Pipeline(settings)
-    except (ValueError, FileNotFoundError, RuntimeError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    except (ValueError, OSError, RuntimeError) as err:  # FileNotFoundError is an OSError
+        message = " ".join(str(err).split())  # always one line
+        print(f"run_stream.py: error: {message}", file=sys.stderr)
         return 2
     print(f"publishing on {pipeline.publisher.endpoint} (topics pose3d/{settings.publisher.stream_id}, "
           f"meta/{settings.publisher.stream_id}); Ctrl-C stops", flush=True)

@@ -6,7 +6,12 @@
         for frame in sub.frames():
             print(frame.seq, frame.valid, frame.pose3d[0])   # pelvis, metres, camera coords
 
-``sub.meta`` holds the latest stream description (joint names, parents, units, model, ...).
+``sub.meta`` holds the latest stream description (joint names, parents, units, model, ...);
+``sub.lost`` counts the pose messages this subscriber missed because it read too slowly (gaps in
+the headers' ``pub_seq``). For a publisher with CurveZMQ on, pass this client's secret key file
+and the server's public key file (``tools/keys.py`` writes both)::
+
+    Subscriber(endpoint, curve_secret_key="keys/client.key_secret", curve_server_key="keys/server.key")
 """
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ import numpy as np
 import zmq
 
 from stream import wire
+from stream.publisher import load_key
 from stream.wire import MetaFrame, PoseFrame
 
 __all__ = ["Subscriber", "PoseFrame", "MetaFrame", "save_npz"]
@@ -26,16 +32,24 @@ class Subscriber:
     """A SUB socket on one stream (``stream_id``) or on every stream (``stream_id=None``)."""
 
     def __init__(self, endpoint: str = "tcp://127.0.0.1:5556", stream_id: str | None = "cam0",
-                 context: zmq.Context | None = None, rcv_hwm: int = 1000) -> None:
+                 context: zmq.Context | None = None, rcv_hwm: int = 1000,
+                 curve_secret_key: str | Path | None = None, curve_server_key: str | Path | None = None) -> None:
+        if (curve_secret_key is None) != (curve_server_key is None):
+            raise ValueError("CurveZMQ needs both curve_secret_key (this client's) and curve_server_key (the publisher's)")
         self.socket = (context or zmq.Context.instance()).socket(zmq.SUB)
         self.socket.setsockopt(zmq.RCVHWM, rcv_hwm)
         self.socket.setsockopt(zmq.LINGER, 0)
+        if curve_secret_key is not None:
+            self.socket.curve_publickey, self.socket.curve_secretkey = load_key(curve_secret_key, secret=True)
+            self.socket.curve_serverkey, _ = load_key(curve_server_key, secret=False)
         suffix = "" if stream_id is None else stream_id
         for prefix in (wire.POSE_PREFIX, wire.META_PREFIX):
             self.socket.setsockopt(zmq.SUBSCRIBE, f"{prefix}{suffix}".encode())
         self.socket.connect(endpoint)
         self.stream_id = stream_id
         self.meta: dict | None = None
+        self.lost = 0
+        self._next_pub_seq: dict[str, int] = {}  # per stream
 
     def receive(self, timeout_s: float | None = None) -> PoseFrame | MetaFrame | None:
         """The next message, decoded; None if nothing came within ``timeout_s``."""
@@ -44,6 +58,11 @@ class Subscriber:
         message = wire.decode(self.socket.recv_multipart())
         if isinstance(message, MetaFrame):
             self.meta = message.description
+        elif message.pub_seq is not None:
+            expected = self._next_pub_seq.get(message.stream_id, message.pub_seq)
+            # A smaller pub_seq is a restarted publisher, not a loss.
+            self.lost += max(0, message.pub_seq - expected)
+            self._next_pub_seq[message.stream_id] = message.pub_seq + 1
         return message
 
     def frames(self, timeout_s: float | None = None) -> Iterator[PoseFrame]:

@@ -12,6 +12,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from engines.skeleton import JOINT_NAMES
+from stream.publisher import is_local_endpoint
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -24,6 +27,11 @@ class SourceSettings(_Section):
     camera_width: int | None = Field(None, gt=0)
     camera_height: int | None = Field(None, gt=0)
     camera_fps: float | None = Field(None, gt=0)
+    loop: bool = False
+    reconnect_backoff_s: float = Field(0.5, gt=0)
+    reconnect_backoff_max_s: float = Field(5.0, gt=0)
+    reconnect_timeout_s: float | None = Field(None, ge=0)
+    stall_s: float | None = Field(2.0, gt=0)
 
     @field_validator("uri", mode="before")
     @classmethod
@@ -54,6 +62,16 @@ class LifterSettings(_Section):
     threads: int | None = Field(1, ge=1)
     max_batch: int = Field(1, ge=1)
     hold_frames: int = Field(5, ge=0)
+    min_key_score: float = Field(0.5, ge=0, le=1)
+    key_joints: list[str] = Field(["left_hip", "right_hip", "left_shoulder", "right_shoulder"], min_length=1)
+
+    @field_validator("key_joints")
+    @classmethod
+    def _known_joints(cls, names: list[str]) -> list[str]:
+        unknown = [name for name in names if name not in JOINT_NAMES]
+        if unknown:
+            raise ValueError(f"unknown joint(s) {', '.join(unknown)}; choose from {', '.join(JOINT_NAMES)}")
+        return names
 
 
 class RootSettings(_Section):
@@ -75,6 +93,18 @@ class PublisherSettings(_Section):
     send_hwm: int = Field(30, ge=1)
     meta_interval_s: float = Field(1.0, gt=0)
     wait_for_subscriber_s: float = Field(0.0, ge=0)
+    allow_remote: bool = False
+    curve_secret_key: Path | None = None
+    curve_allowed_clients: Path | None = None
+
+    @model_validator(mode="after")
+    def _safe_by_default(self) -> "PublisherSettings":
+        if not self.allow_remote and not is_local_endpoint(self.endpoint):
+            raise ValueError(f"endpoint {self.endpoint!r} is reachable from other machines; "
+                             "set publisher.allow_remote: true to mean it")
+        if (self.curve_secret_key is None) != (self.curve_allowed_clients is None):
+            raise ValueError("CurveZMQ needs both curve_secret_key and curve_allowed_clients")
+        return self
 
 
 class PipelineSettings(_Section):

@@ -4,11 +4,18 @@ Takes the 2D stage's records one by one and returns those whose 3D pose is ready
 frame of each window is ``lookahead`` frames before the newest (0 = causal, no added delay). The
 engine is anything with the ``engines.runtime`` interface (``window``, ``lookahead``,
 ``run(windows)``).
+
+Fault policy: a change of source epoch (camera reconnected, stall, looped video) or of image
+size restarts the window like a change of person, so no window spans a gap. A lifted pose or
+root that is not finite is never handed on: the frame is dropped and counted (``non_finite``).
+A pose is ``confident`` only when it is valid and every key joint's 2D score reaches
+``min_key_score``; consumers get the scores too.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from engines.skeleton import JOINT_NAMES
 from stream.record import FrameRecord
 from stream.ring import PoseRing
 from stream.root import estimate_root, focal_from_fov
@@ -18,14 +25,18 @@ from stream.smoothing import PoseSmoother
 class LifterStage:
     def __init__(self, engine, hold_frames: int = 5, root: bool = True, focal_px: float | None = None,
                  hfov_deg: float = 60.0, smoother: PoseSmoother | None = None,
-                 max_batch: int | None = None) -> None:
+                 max_batch: int | None = None, min_key_score: float = 0.5,
+                 key_joints: tuple[str, ...] = ("left_hip", "right_hip", "left_shoulder", "right_shoulder")) -> None:
         self.engine = engine
+        self.min_key_score = min_key_score
+        self.key_joints = [JOINT_NAMES.index(name) for name in key_joints]
         self.max_batch = max_batch
         self.ring = PoseRing(engine.window, engine.lookahead, hold_frames)
         self.root, self.focal_px, self.hfov_deg = root, focal_px, hfov_deg
         self.smoother = smoother
         self.last_pose2d = None
-        self.no_person = self.held = self.root_failed = self.skipped = 0
+        self.no_person = self.held = self.root_failed = self.skipped = self.non_finite = self.not_confident = 0
+        self.epoch_restarts = 0  # windows restarted because the source had a gap
         self.segment = 0  # bumped whenever the ring restarts: smoothing must not cross it
         self._smoothed_segment = -1
         self._windows: list[np.ndarray] = []
@@ -54,6 +65,10 @@ class LifterStage:
         return self._lift()
 
     def _push(self, rec: FrameRecord) -> None:
+        if self.ring.count and self.ring.key[:3] != (rec.source_id, rec.epoch, rec.image_size):
+            self.epoch_restarts += 1  # a gap in the source: never hold or extend across it
+            self.ring.flush(self._collect)
+            self._end_segment()
         if rec.pose2d is None:
             self.no_person += 1
             rec.pose2d = self.last_pose2d  # what a held frame publishes as its 2D pose
@@ -62,7 +77,7 @@ class LifterStage:
             else:
                 self._end_segment()
             return
-        key = (rec.source_id, rec.pose2d.person_id)
+        key = (rec.source_id, rec.epoch, rec.image_size, rec.pose2d.person_id)
         if self.ring.count and key != self.ring.key:
             self.ring.flush(self._collect)
             self._end_segment()
@@ -101,6 +116,11 @@ class LifterStage:
             if self.smoother is not None:
                 self._smooth(rec, segment)
                 rec.stamp("filter")
+            if not (np.isfinite(rec.pose3d).all() and (rec.root is None or np.isfinite(rec.root).all())):
+                self.non_finite += 1
+                continue
+            rec.confident = rec.valid and bool((rec.pose2d.h36m_scores()[self.key_joints] >= self.min_key_score).all())
+            self.not_confident += not rec.confident
             done.append(rec)
         self._windows, self._pending = [], []
         return done

@@ -19,11 +19,22 @@ block instead and every frame is processed.
 
 Every frame is stamped at each stage boundary (``FrameRecord``); the report built at the end
 (or on Ctrl-C) has per-stage and glass-to-publish percentiles, rates, counts and per-frame data.
+
+Nothing is lost silently: every captured frame ends in exactly one counted outcome (published,
+dropped in a queue or by the socket, skipped by the lifter, no person, not finite), and the
+report's ``unaccounted`` count, captured frames minus all outcomes, is 0 after a clean stop.
+The source's state (``ok``, ``reconnecting``, ``stalled``, ``ended``) is published in the meta
+message as ``source_state``, at once when it changes. SIGINT and SIGTERM stop the source and let
+the frames in flight drain through every stage before the sockets close and the report is
+built; a second signal exits at once.
 """
 from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
+import sys
 import threading
 import time
 from collections import deque
@@ -40,11 +51,12 @@ from stream.publisher import Publisher
 from stream.record import FrameRecord
 from stream.report import LatencyReport
 from stream.smoothing import PoseSmoother
-from stream.sources import open_source
+from stream.sources import ENDED, Source, open_source
 
 log = logging.getLogger(__name__)
 
 END = object()  # end-of-stream marker, passed down the queues
+DRAIN_TIMEOUT_S = 10.0  # after a stop, how long stages may take to finish their frames in flight
 
 
 class StageQueue:
@@ -55,6 +67,9 @@ class StageQueue:
         self.items: deque = deque()
         self.cond = threading.Condition()
         self.dropped = 0
+
+    def __len__(self) -> int:
+        return len(self.items)
 
     def put(self, item: Any) -> None:
         with self.cond:
@@ -89,10 +104,24 @@ class StageQueue:
 
 
 def load_default_engine(settings: Settings):
+    """The engine for ``lifter.weights``: a checkpoint (.safetensors) or an exported ``.onnx`` graph."""
     from engines.runtime import load_engine
 
-    return load_engine(weights=settings.lifter.weights, backend=settings.lifter.backend,
+    weights = settings.lifter.weights
+    onnx = weights if weights is not None and weights.suffix.lower() == ".onnx" else None
+    return load_engine(weights=None if onnx else weights, onnx=onnx, backend=settings.lifter.backend,
                        lookahead=settings.lifter.lookahead, threads=settings.lifter.threads)
+
+
+def _finite_2d(pose) -> bool:
+    return bool(np.isfinite(pose.landmarks_px).all() and np.isfinite(pose.visibility).all())
+
+
+def _reader_counts(reader) -> dict[str, int]:
+    """A reconnecting camera's failure counts (absent for files)."""
+    names = {"read_failures": "camera_read_failures", "reconnects": "camera_reconnects",
+             "reopen_failures": "camera_reopen_failures"}
+    return {label: getattr(reader, name) for name, label in names.items() if hasattr(reader, name)}
 
 
 def _plain(value: Any) -> Any:
@@ -104,11 +133,15 @@ class Pipeline:
     """Builds every stage from ``Settings`` (opening the source, the 2D model, the engine and the
     socket, so a bad setting fails here, before any thread starts) and runs them."""
 
-    def __init__(self, settings: Settings, engine=None) -> None:
+    def __init__(self, settings: Settings, engine=None, source: Source | None = None) -> None:
         self.settings = s = settings
         self.stop = threading.Event()
-        self.source = open_source(s.source.uri, s.source.as_fast_as_possible, s.source.images_fps,
-                                  s.source.camera_width, s.source.camera_height, s.source.camera_fps)
+        src = s.source
+        self.source = source if source is not None else open_source(
+            src.uri, src.as_fast_as_possible, src.images_fps, src.camera_width, src.camera_height, src.camera_fps,
+            loop=src.loop, reconnect_backoff_s=src.reconnect_backoff_s,
+            reconnect_backoff_max_s=src.reconnect_backoff_max_s, reconnect_timeout_s=src.reconnect_timeout_s,
+            stall_s=src.stall_s, stop=self.stop)
         self.pose2d = self.publisher = None
         try:
             self.pose2d = create_pose2d(**s.pose2d.model_dump())
@@ -119,9 +152,12 @@ class Pipeline:
                         if s.filter.enabled else None)
             live = not s.source.as_fast_as_possible or self.source.source_id.startswith("camera:")
             self.lifter = LifterStage(self.engine, s.lifter.hold_frames, s.root.enabled, s.root.focal_px,
-                                      s.root.hfov_deg, smoother, s.lifter.max_batch if live else None)
-            self.publisher = Publisher(s.publisher.endpoint, s.publisher.stream_id, s.publisher.send_hwm,
-                                       s.publisher.meta_interval_s)
+                                      s.root.hfov_deg, smoother, s.lifter.max_batch if live else None,
+                                      s.lifter.min_key_score, tuple(s.lifter.key_joints))
+            p = s.publisher
+            self.publisher = Publisher(p.endpoint, p.stream_id, p.send_hwm, p.meta_interval_s,
+                                       allow_remote=p.allow_remote, curve_secret_key=p.curve_secret_key,
+                                       curve_allowed_clients=p.curve_allowed_clients)
         except BaseException:
             self.close()
             raise
@@ -130,8 +166,9 @@ class Pipeline:
                        "wait_publish": StageQueue(s.pipeline.pose_queue, live, self.stop)}
         self.report = LatencyReport()
         self.errors: list[BaseException] = []
-        self.captured = 0
+        self.captured = self.non_finite_2d = 0
         self.capture_span_ns = [0, 0]
+        self.source_state = self.source.state()
         self.publisher.description = _plain(self.describe())
         self._warm_up()
 
@@ -157,6 +194,7 @@ class Pipeline:
             "lookahead": self.engine.lookahead,
             "fps": self.source.fps,
             "source": self.source.source_id,
+            "source_state": self.source_state,
             "root": {"enabled": s.root.enabled, "focal_px": s.root.focal_px, "hfov_deg": s.root.hfov_deg},
             "filter": s.filter.model_dump(),
             "topics": {"pose": wire.pose_topic(s.publisher.stream_id).decode(),
@@ -175,7 +213,8 @@ class Pipeline:
             self.capture_span_ns[1] = frame.t_capture_ns
             height, width = frame.image.shape[:2]
             rec = FrameRecord(frame.seq, frame.source_id, frame.t_capture_ns, (width, height),
-                              stamps={"capture": frame.t_capture_ns, "read": frame.t_read_ns}, image=frame.image)
+                              stamps={"capture": frame.t_capture_ns, "read": frame.t_read_ns}, image=frame.image,
+                              epoch=frame.epoch)
             out.put(rec)
             if limit is not None and self.captured >= limit:
                 break
@@ -185,6 +224,9 @@ class Pipeline:
         while (rec := self._next(inbox)) is not END:
             rec.stamp("wait_2d")
             rec.pose2d = self.pose2d.estimate(rec.image, rec.t_capture_ns // 1_000_000)
+            if rec.pose2d is not None and not _finite_2d(rec.pose2d):
+                self.non_finite_2d += 1  # never lifted: the lifter treats the frame as having nobody
+                rec.pose2d = None
             rec.image = None
             rec.stamp("pose2d")
             out.put(rec)
@@ -194,8 +236,6 @@ class Pipeline:
         ended = False
         while not ended:
             records = inbox.get_all(0.1)  # the whole backlog: the lifter batches it
-            if not records and self.stop.is_set():
-                break
             ended = bool(records) and records[-1] is END
             records = records[:-1] if ended else records
             for rec in records:
@@ -209,6 +249,7 @@ class Pipeline:
         inbox, pub = self.queues["wait_publish"], self.publisher
         s = self.settings
         while True:
+            self._announce_state(self.source.state())
             rec = inbox.get(timeout_s=min(pub.service(), 0.1))
             if rec is END:
                 break
@@ -216,17 +257,25 @@ class Pipeline:
                 continue
             rec.stamp("wait_publish")
             parts = wire.encode_pose(rec, s.publisher.stream_id, self.engine.lookahead, self.source.fps,
-                                     time.time_ns())
+                                     time.time_ns(), pub.next_pub_seq)
             sent = pub.send(parts)
             rec.stamp("publish")
             self.report.add(rec, sent)
+        self._announce_state(ENDED)
         pub.send_meta()  # a last description, so even a very short run leaves one
 
-    def _next(self, inbox: StageQueue) -> Any:
-        """Next item of ``inbox``; END once the pipeline is stopping and the queue is empty."""
+    def _announce_state(self, state: str) -> None:
+        """Tell consumers at once when the source's state changes (also logged)."""
+        if state != self.source_state:
+            log.info("source %s: %s -> %s", self.source.source_id, self.source_state, state)
+            self.source_state = self.publisher.description["source_state"] = state
+            self.publisher.send_meta()
+
+    @staticmethod
+    def _next(inbox: StageQueue) -> Any:
+        """Next item of ``inbox`` (END when the upstream stage has finished: frames in flight drain)."""
         while (item := inbox.get(0.1)) is None:
-            if self.stop.is_set():
-                return END
+            pass
         return item
 
     def _run_stage(self, body: Callable[[], None], downstream: StageQueue | None) -> None:
@@ -254,41 +303,81 @@ class Pipeline:
         threads = [threading.Thread(target=self._run_stage, args=stage, name=stage[0].__name__.strip("_"), daemon=True)
                    for stage in stages]
         t_start = time.time_ns()
-        for thread in threads:
-            thread.start()
+        restore = self._handle_signals()
         try:
             for thread in threads:
-                while thread.is_alive():
-                    thread.join(0.2)
-        except KeyboardInterrupt:
-            log.info("interrupted; finishing the frames in flight")
-            self.stop.set()
+                thread.start()
             for thread in threads:
-                thread.join()
+                while thread.is_alive() and not self.stop.is_set():
+                    thread.join(0.2)
+            deadline = time.monotonic() + DRAIN_TIMEOUT_S  # stopping: let the frames in flight drain
+            for thread in threads:
+                thread.join(max(0.0, deadline - time.monotonic()))
+                if thread.is_alive():
+                    log.warning("stage %s did not finish within %.0f s; reporting without it", thread.name,
+                                DRAIN_TIMEOUT_S)
         finally:
+            restore()
             self.close()
         if self.errors:
             raise self.errors[0]
         return self.build_report(time.time_ns() - t_start)
 
+    def _handle_signals(self) -> Callable[[], None]:
+        """SIGINT/SIGTERM: the first stops the source and drains; a second exits at once.
+
+        Returns a function that restores the previous handlers. Signals can only be handled
+        in the main thread; elsewhere (a pipeline run from a test thread) nothing is changed.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+
+        def on_signal(signum: int, _frame) -> None:
+            if self.stop.is_set():
+                print(f"{signal.Signals(signum).name} again: exiting now", file=sys.stderr, flush=True)
+                os._exit(128 + signum)
+            log.info("%s: stopping; finishing the frames in flight (again to exit at once)",
+                     signal.Signals(signum).name)
+            self.stop.set()
+
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+        def restore() -> None:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return restore
+
     def build_report(self, wall_ns: int) -> dict:
         span_s = (self.capture_span_ns[1] - self.capture_span_ns[0]) / 1e9
         input_fps = (self.captured - 1) / span_s if self.captured > 1 and span_s > 0 else 0.0
+        lifter, source = self.lifter, self.source
         counts = {
             "captured": self.captured,
-            "dropped_at_source": self.source.frames_skipped,
-            "unreadable": self.source.frames_failed,
+            "dropped_at_source": source.frames_skipped,
+            "unreadable": source.frames_failed,
+            "invalid_frames": source.frames_invalid,
             **{f"dropped_{name}": q.dropped for name, q in self.queues.items()},
-            "no_person": self.lifter.no_person,
-            "held_invalid": self.lifter.held,
-            "skipped_by_lifter": self.lifter.skipped,
-            "root_failed": self.lifter.root_failed,
+            "no_person": lifter.no_person,
+            "non_finite_2d": self.non_finite_2d,
+            "held_invalid": lifter.held,
+            "skipped_by_lifter": lifter.skipped,
+            "non_finite_3d": lifter.non_finite,
+            "root_failed": lifter.root_failed,
+            "not_confident": lifter.not_confident,
             "published": self.publisher.sent,
             "dropped_by_socket": self.publisher.dropped,
             "meta_sent": self.publisher.meta_sent,
             "meta_dropped": self.publisher.meta_dropped,
+            "source_stalls": source.stalls,
+            "window_restarts_at_gaps": lifter.epoch_restarts,
+            **_reader_counts(source.reader),
         }
+        outcomes = (counts["published"] + counts["dropped_by_socket"] + counts["skipped_by_lifter"]
+                    + counts["non_finite_3d"] + counts["no_person"] - counts["held_invalid"]
+                    + sum(q.dropped for q in self.queues.values()))
+        counts["unaccounted"] = self.captured - outcomes
         info = {"wall_s": round(wall_ns / 1e9, 3), "source": self.source.source_id, "paced": self.source.paced,
+                "invalid_frame_reasons": dict(self.source.invalid_reasons),
                 "source_fps": self.source.fps, "endpoint": self.publisher.endpoint,
                 "engine": _plain(self.engine.describe()), "settings": self.settings.model_dump(mode="json")}
         return self.report.build(counts, info, input_fps)

@@ -28,6 +28,8 @@ class FrameRecord:
     pose3d: np.ndarray | None = None                    # (17, 3) metres, root-relative
     root: np.ndarray | None = None                      # (3,) metres, camera coordinates
     valid: bool = False
+    confident: bool = False                             # valid and the key joints well seen
+    epoch: int = 0                                      # the source's epoch: windows never span two
 
     def stamp(self, stage: str) -> None:
         """Mark the end of ``stage`` now."""

@@ -35,8 +35,9 @@ def _le(array: np.ndarray, dtype: str) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=np.dtype(dtype).newbyteorder("<"))
 
 
-def encode_pose(rec: FrameRecord, stream_id: str, lookahead: int, fps: float, t_publish_ns: int) -> list[bytes]:
-    """The multipart message for one lifted frame."""
+def encode_pose(rec: FrameRecord, stream_id: str, lookahead: int, fps: float, t_publish_ns: int,
+                pub_seq: int = 0) -> list[bytes]:
+    """The multipart message for one lifted frame; ``pub_seq`` numbers the stream's pose messages."""
     arrays = {
         "pose3d": _le(rec.pose3d, "f4"),
         "pose2d": _le(rec.pose2d.h36m_pixels(), "f4"),
@@ -49,6 +50,8 @@ def encode_pose(rec: FrameRecord, stream_id: str, lookahead: int, fps: float, t_
         "seq": rec.seq,
         "stream_id": stream_id,
         "valid": rec.valid,
+        "confident": rec.confident,
+        "pub_seq": pub_seq,
         "person": rec.pose2d.person_id,
         "t_capture_ns": rec.t_capture_ns,
         "t_publish_ns": t_publish_ns,
@@ -83,6 +86,16 @@ class PoseFrame:
     @property
     def pose3d(self) -> np.ndarray:
         return self.arrays["pose3d"]
+
+    @property
+    def confident(self) -> bool:
+        """Valid, and the key joints were seen well enough (see docs/wire-format.md)."""
+        return bool(self.header.get("confident", False))
+
+    @property
+    def pub_seq(self) -> int | None:
+        """Index of this message among the stream's pose messages; gaps are messages lost."""
+        return self.header.get("pub_seq")
 
 
 @dataclass

@@ -15,8 +15,8 @@ from stream.client import PoseFrame, Subscriber, save_npz
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "assets" / "sample.mp4"
-HEADER_FIELDS = {"v", "seq", "stream_id", "valid", "person", "t_capture_ns", "t_publish_ns", "stages_ms",
-                 "lookahead", "fps", "image_size", "arrays"}
+HEADER_FIELDS = {"v", "seq", "stream_id", "valid", "confident", "pub_seq", "person", "t_capture_ns",
+                 "t_publish_ns", "stages_ms", "lookahead", "fps", "image_size", "arrays"}
 
 
 def free_port() -> int:

@@ -152,13 +152,16 @@ def test_missing_or_bad_sources_fail_clearly(tmp_path):
 
 
 class FakeCapture:
-    """Stands in for a webcam (there is none on CI): 4 frames, then the device goes away."""
+    """Stands in for a webcam (there is none on CI): 4 frames, then the device goes away for good."""
+
+    opened = 0
 
     def __init__(self, index):
         self.index, self.props, self.left = index, {}, 4
+        FakeCapture.opened += index == 0
 
     def isOpened(self):
-        return self.index == 0
+        return self.index == 0 and FakeCapture.opened == 1
 
     def set(self, prop, value):
         self.props[prop] = value
@@ -177,10 +180,11 @@ class FakeCapture:
 
 def test_camera_by_index_is_live_and_unpaced(monkeypatch):
     monkeypatch.setattr("stream.sources.cv2.VideoCapture", FakeCapture)
-    source = open_source("0", camera_width=1280, camera_fps=60)
-    cap = source.reader.cap
+    source = open_source("0", camera_width=1280, camera_fps=60, reconnect_backoff_s=0.01, reconnect_timeout_s=0.1)
+    cap = source.reader.device.cap
     assert cap.props[cv2.CAP_PROP_FRAME_WIDTH] == 1280 and cap.props[cv2.CAP_PROP_BUFFERSIZE] == 1
     assert source.source_id == "camera:0" and not source.paced and source.fps == 60
-    assert [f.seq for f in source] == [0, 1, 2, 3]
+    assert [f.seq for f in source] == [0, 1, 2, 3]  # then reconnecting fails until the timeout
+    assert source.state() == "ended" and source.reader.reopen_failures >= 1
     with pytest.raises(RuntimeError, match="cannot open camera 1"):
         open_source("1")
