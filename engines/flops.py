@@ -93,7 +93,8 @@ def flops_table(presets: dict[str, HoTConfig]) -> str:
             pruned = config.prune is not None
             rows.append(f"| {', '.join(names)} | {label} | {config.num_frames} | {config.dim} | {config.depth} "
                         f"| {config.tokens_after_prune} | {config.prune_layer if pruned else '-'} "
-                        f"| {params / 1e6:.2f} | {flops / 1e9:.2f} | {per_frame / 1e9:.3g} | {flops / full_flops:.0%} |")
+                        f"| {params / 1e6:.2f} | {flops / 1e9:.2f} | {per_frame / 1e9:.3g} "
+                        f"| {flops / full_flops:.0%} |")
     return "\n".join(rows)
 
 
