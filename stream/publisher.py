@@ -3,15 +3,16 @@
 An XPUB socket (a PUB that also sees subscriptions, so each new subscriber gets the stream
 description at once) with a send high-water mark per subscriber. Sends are non-blocking. When
 one subscriber's queue is full, libzmq drops the message *for that subscriber only*; the others
-still get it. Measured with 20 subscribers, one of them stalled: each of the 19 others got
-every one of 3000 messages, and the stalled one kept only what fits in its queues
-(``tests/test_robust_publisher.py``). The alternative, ``XPUB_NODROP``, makes the socket report a
-full queue to the sender so the drop could be counted here. But a single stalled subscriber
-then makes *every* send fail, so the 19 healthy subscribers would lose 95% of the stream too.
-Fairness wins. libzmq does not say which subscriber lost what, so the loss is counted where it
-happens: every pose header carries ``pub_seq`` (poses sent on this stream, 0, 1, 2, ...), and a
-subscriber counts the gaps (``stream.client.Subscriber.lost``). ``dropped`` here counts the
-sends the socket refused outright (none are expected with this socket type).
+still get it. Measured with 20 subscribers on loopback, one of them never reading, 12,000
+messages: each of the 19 others got all 12,000, the stalled one the 4,498 that fit in its queues
+and TCP buffers (``tests/test_robust_publisher.py``). The alternative, ``XPUB_NODROP``, makes the
+socket refuse a send when any queue is full, so the drop could be counted here. But then one
+stalled subscriber makes *every* send fail: in the same run the socket refused 7,501 of the
+12,000 sends, and the 19 healthy subscribers got only 4,499 messages each. Fairness wins.
+libzmq does not say which subscriber lost what, so the loss is counted where it happens: every
+pose header carries ``pub_seq`` (poses sent on this stream: 0, 1, 2, ...), and a subscriber
+counts the gaps (``stream.client.Subscriber.lost``). ``dropped`` here counts the sends the
+socket refused outright (none are expected with this socket type).
 
 Security: the endpoint must be on this machine (loopback, ipc, inproc) unless ``allow_remote``
 is given; then it warns unless CurveZMQ is on. With ``curve_secret_key`` the socket is a
