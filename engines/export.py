@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import torch
+from google.protobuf.message import DecodeError
 
 from engines.hot import HoT, HoTConfig
 from engines.runtime.cache import atomic_write_bytes
@@ -75,7 +76,10 @@ def metadata(config: HoTConfig, lookahead: int, weights_sha256: str | None) -> d
 
 def read_metadata(path: str | Path) -> tuple[HoTConfig, dict[str, str]]:
     """The model config and all hotstream metadata of an exported graph."""
-    graph = onnx.load(str(path), load_external_data=False)
+    try:
+        graph = onnx.load(str(path), load_external_data=False)
+    except (DecodeError, OSError) as err:
+        raise ValueError(f"{path}: not a readable ONNX file ({err})") from None
     props = {p.key: p.value for p in graph.metadata_props}
     if "hotstream.config" not in props:
         raise ValueError(f"{path}: not a hotstream ONNX export (no hotstream.config metadata)")
