@@ -111,10 +111,14 @@ class Source:
         reader_state = getattr(self.reader, "state", OK)
         if reader_state != OK:
             return reader_state
-        if (self.stall_s is not None and self._last_frame_ns is not None
-                and self.clock.monotonic_ns() - self._last_frame_ns > self.stall_s * 1e9):
-            return STALLED
-        return OK
+        return STALLED if self._idle_too_long() else OK
+
+    def _idle_too_long(self) -> bool:
+        """No frame for ``stall_s``, not counting time the reader spent reconnecting."""
+        if self.stall_s is None or self._last_frame_ns is None:
+            return False
+        since = max(self._last_frame_ns, getattr(self.reader, "reconnected_ns", 0))
+        return self.clock.monotonic_ns() - since > self.stall_s * 1e9
 
     def __iter__(self) -> Iterator[Frame]:
         try:
@@ -134,12 +138,10 @@ class Source:
         return False
 
     def _frame(self, image: np.ndarray, seq: int, t_capture_ns: int) -> Frame:
-        now = self.clock.monotonic_ns()
-        if self.stall_s is not None and self._last_frame_ns is not None and now - self._last_frame_ns > self.stall_s * 1e9:
+        if self._idle_too_long():
             self.stalls += 1
-            log.warning("%s: no frame for %.1f s; restarting the pose window", self.source_id,
-                        (now - self._last_frame_ns) / 1e9)
-        self._last_frame_ns = now
+            log.warning("%s: no frame for over %.1f s; restarting the pose window", self.source_id, self.stall_s)
+        self._last_frame_ns = self.clock.monotonic_ns()
         self.frames_delivered += 1
         return Frame(image, seq, t_capture_ns, self.clock.time_ns(), self.source_id, self.epoch)
 
@@ -295,6 +297,7 @@ class ReconnectingReader:
         self.device: _Reader | None = open_device()
         self.fps = getattr(self.device, "fps", DEFAULT_FPS)
         self.state, self.epoch = OK, 0
+        self.reconnected_ns = 0  # time.monotonic_ns() of the last reconnect
         self.read_failures = self.reconnects = self.reopen_failures = 0
         self._failed_in_row = 0
 
@@ -334,6 +337,7 @@ class ReconnectingReader:
                 continue
             self.reconnects += 1
             self.epoch += 1
+            self.reconnected_ns = time.monotonic_ns()
             self._failed_in_row = 0
             self.state = OK
             log.warning("camera reconnected")
