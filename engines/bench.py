@@ -9,6 +9,8 @@ explicitly; the machine, its load average and library versions are recorded with
 from __future__ import annotations
 
 import copy
+import ctypes
+import gc
 import os
 import platform
 import tempfile
@@ -28,6 +30,7 @@ from engines.presets import get_preset, unpruned
 from engines.runtime import BACKENDS, load_engine, unavailable_reason
 from engines.runtime.graph import TargetFrameLifter
 
+
 @dataclass
 class Measurement:
     model: str
@@ -43,6 +46,7 @@ class Measurement:
     params: int
     memory_mb: float
     memory_kind: str
+
 
 def machine_info(threads: int) -> dict:
     """What the numbers were measured on: CPU, cores, OS, load, library versions, GPU."""
@@ -63,6 +67,7 @@ def machine_info(threads: int) -> dict:
         "numpy": np.__version__, "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }
 
+
 def count_flops(model: HoT, batch: int = 1) -> int:
     """FLOPs of one forward pass (matmuls and attention, as counted by torch's FlopCounterMode)."""
     c = model.config
@@ -75,6 +80,7 @@ def count_flops(model: HoT, batch: int = 1) -> int:
         TargetFrameLifter(frozen)(x, target)
     return counter.get_total_flops()
 
+
 def unpruned_twin(model: HoT) -> HoT:
     """The same backbone without pruning, carrying every weight whose name and shape it shares."""
     twin = HoT(unpruned(model.config)).eval()
@@ -83,10 +89,21 @@ def unpruned_twin(model: HoT) -> HoT:
     twin.load_state_dict(shared, strict=False)
     return twin
 
+
+def _release_freed_memory() -> None:
+    """Return freed heap pages to the OS (glibc), so an RSS delta counts only the next engine."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc: RSS deltas are then upper bounds of what the engine allocated
+
+
 def _memory_mb(backend: str, rss_before: int) -> tuple[float, str]:
     if backend in ("torch", "tensorrt", "onnxruntime-cuda") and torch.cuda.is_available():
         return torch.cuda.max_memory_allocated() / 2**20, "cuda max_memory_allocated"
     return (psutil.Process().memory_info().rss - rss_before) / 2**20, "RSS delta"
+
 
 def time_runs(engine, windows: np.ndarray, iterations: int, warmup: int, max_seconds: float) -> np.ndarray:
     """Latencies (s) of ``engine.run(windows)``: at most ``iterations`` runs or ``max_seconds``, at least 3.
@@ -106,6 +123,7 @@ def time_runs(engine, windows: np.ndarray, iterations: int, warmup: int, max_sec
         engine.run(windows)
         times.append(time.perf_counter() - start)
     return np.array(times)
+
 
 def benchmark(models: dict[str, HoT], backends: list[str], *, batches=(1, 8), threads: int = 2,
               iterations: int = 300, warmup: int = 20, max_seconds: float = 20.0,
@@ -131,10 +149,13 @@ def benchmark(models: dict[str, HoT], backends: list[str], *, batches=(1, 8), th
             save_checkpoint(weights, model)
             c = model.config
             flops = count_flops(model)
+            options = dict(backend=backend, threads=threads, cache_dir=cache_dir or Path(tmp) / "cache")
+            load_engine(weights, **options)  # one-off work (ONNX export, TensorRT build, imports) off the books
+            _release_freed_memory()
             if torch.cuda.is_available():
                 torch.cuda.reset_peak_memory_stats()
             rss_before = psutil.Process().memory_info().rss
-            engine = load_engine(weights, backend=backend, threads=threads, cache_dir=cache_dir or Path(tmp) / "cache")
+            engine = load_engine(weights, **options)
             for batch in batches:
                 windows = rng.normal(0, 0.3, (batch, c.num_frames, c.num_joints, 2)).astype(np.float32)
                 times = time_runs(engine, windows, iterations, warmup, max_seconds)
@@ -147,6 +168,7 @@ def benchmark(models: dict[str, HoT], backends: list[str], *, batches=(1, 8), th
     report = {"machine": machine_info(threads), "results": [asdict(r) for r in results], "skipped": skipped}
     report["ratios"] = speed_ratios(results)
     return report
+
 
 def speed_ratios(results: list[Measurement]) -> list[dict]:
     """Batch-1 p50 ratios: TPC vs unpruned per backend, and each backend vs PyTorch eager per variant."""
@@ -161,6 +183,7 @@ def speed_ratios(results: list[Measurement]) -> list[dict]:
                            "speedup": p50[(model, variant, "torch")] / ms})
     return ratios
 
+
 def to_markdown(report: dict) -> str:
     m = report["machine"]
     lines = [f"Machine: {m['cpu']}, {m['logical_cores']} logical / {m['physical_cores']} physical cores, "
@@ -171,7 +194,7 @@ def to_markdown(report: dict) -> str:
              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in report["results"]:
         lines.append(f"| {r['model']} | {r['variant']} | {r['backend']} | {r['batch']} | {r['p50_ms']:.2f} | "
-                     f"{r['p95_ms']:.2f} | {r['p99_ms']:.2f} | {r['windows_per_s']:.0f} | "
+                     f"{r['p95_ms']:.2f} | {r['p99_ms']:.2f} | {r['windows_per_s']:.3g} | "
                      f"{r['gflops_per_window']:.2f} | {r['params'] / 1e6:.2f} M | {r['memory_mb']:.0f} |")
     if report["ratios"]:
         lines += ["", "| model | speed-up (batch 1, p50) | × |", "|---|---|---:|"]
@@ -179,6 +202,7 @@ def to_markdown(report: dict) -> str:
     if report["skipped"]:
         lines += [""] + [f"Skipped {b}: {why}." for b, why in report["skipped"].items()]
     return "\n".join(lines) + "\n"
+
 
 def models_to_bench(presets: list[str], weights: str | Path | None, seed: int = 0) -> dict[str, HoT]:
     """A trained checkpoint by path, and/or seeded random models of named presets (speed does not
