@@ -112,6 +112,7 @@ class PipelineSettings(_Section):
     pose_queue: int = Field(32, ge=1)
     max_frames: int | None = Field(None, ge=1)
     report: Path | None = None
+    report_frames: int = Field(18000, ge=1)
     print_report: bool = True
 
 

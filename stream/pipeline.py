@@ -164,7 +164,7 @@ class Pipeline:
         self.queues = {"wait_2d": StageQueue(s.pipeline.frame_queue, live, self.stop),
                        "wait_lift": StageQueue(s.pipeline.pose_queue, live, self.stop),
                        "wait_publish": StageQueue(s.pipeline.pose_queue, live, self.stop)}
-        self.report = LatencyReport()
+        self.report = LatencyReport(s.pipeline.report_frames)
         self.errors: list[BaseException] = []
         self.captured = self.non_finite_2d = 0
         self.capture_span_ns = [0, 0]

@@ -1,11 +1,14 @@
 """Latency report: per-stage and glass-to-publish percentiles, rates and counts, per-frame timings.
 
 Kept per frame (columnar, so the JSON stays compact) so ``tools/latency_plot.py`` can draw the
-timeline; summarised as p50/p95/p99/max for people.
+timeline; summarised as p50/p95/p99/max for people. A live pipeline runs for hours, so only the
+newest ``max_frames`` frames are kept (memory stays flat): percentiles and the timeline cover
+those, while the output rate and the counts cover the whole run.
 """
 from __future__ import annotations
 
 import json
+from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -22,24 +25,33 @@ def rate(count: int, times_ns: list[int]) -> float:
 
 
 class LatencyReport:
-    def __init__(self) -> None:
-        self.seq: list[int] = []
-        self.t_capture_ns: list[int] = []
-        self.t_publish_ns: list[int] = []
-        self.valid: list[bool] = []
-        self.sent: list[bool] = []
-        self.stages: dict[str, list[float]] = {}
+    def __init__(self, max_frames: int | None = None) -> None:
+        self.max_frames = max_frames
+        self.seq, self.t_capture_ns, self.t_publish_ns = self._column(), self._column(), self._column()
+        self.valid, self.sent = self._column(), self._column()
+        self.stages: dict[str, deque] = {}
+        self.frames = self.sent_total = 0
+        self.first_sent_ns = self.last_sent_ns = 0
+
+    def _column(self, values=()) -> deque:
+        return deque(values, maxlen=self.max_frames)
 
     def add(self, rec: FrameRecord, sent: bool) -> None:
         """Record a frame that reached the publisher (sent, or dropped by the socket)."""
         n = len(self.seq)
+        self.frames += 1
         self.seq.append(rec.seq)
         self.t_capture_ns.append(rec.t_capture_ns)
         self.t_publish_ns.append(rec.stamps["publish"])
         self.valid.append(rec.valid)
         self.sent.append(sent)
+        if sent:
+            self.sent_total += 1
+            self.first_sent_ns = self.first_sent_ns or rec.stamps["publish"]
+            self.last_sent_ns = rec.stamps["publish"]
         for name, ms in {**rec.stages_ms(), GLASS_TO_PUBLISH: rec.glass_to_publish_ms()}.items():
-            self.stages.setdefault(name, [float("nan")] * n).append(ms)
+            column = self.stages.setdefault(name, self._column([float("nan")] * n))
+            column.append(ms)
         for column in self.stages.values():  # a stage this frame skipped
             if len(column) == n:
                 column.append(float("nan"))
@@ -54,14 +66,14 @@ class LatencyReport:
                 p50, p95, p99 = np.percentile(values, [50, 95, 99])
                 latency[name] = {"p50": round(p50, 3), "p95": round(p95, 3), "p99": round(p99, 3),
                                  "max": round(float(values.max()), 3), "n": int(values.size)}
-        sent_times = [t for t, ok in zip(self.t_publish_ns, self.sent) if ok]
+        output_fps = rate(self.sent_total, [self.first_sent_ns, self.last_sent_ns])
         return {
-            "info": info,
-            "fps": {"input": round(input_fps, 2), "output": round(rate(len(sent_times), sent_times), 2)},
+            "info": {**info, "frames_timed": self.frames, "frames_kept": len(self.seq)},
+            "fps": {"input": round(input_fps, 2), "output": round(output_fps, 2)},
             "counts": counts,
             "latency_ms": latency,
-            "per_frame": {"seq": self.seq, "t_capture_ns": self.t_capture_ns,
-                          "t_publish_ns": self.t_publish_ns, "valid": self.valid, "sent": self.sent,
+            "per_frame": {"seq": list(self.seq), "t_capture_ns": list(self.t_capture_ns),
+                          "t_publish_ns": list(self.t_publish_ns), "valid": list(self.valid), "sent": list(self.sent),
                           "stages_ms": {k: [round(v, 3) for v in col] for k, col in self.stages.items()}},
         }
 

@@ -83,10 +83,10 @@ def test_cli_flags_map_to_settings_and_set_wins():
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--set", "lifter.lookahed=5"], "error: unknown setting 'lifter.lookahed'"),
+    (["--set", "lifter.lookahed=5"], "run_stream.py: error: unknown setting 'lifter.lookahed'"),
     (["--source", "assets/sample.mp4", "--set", "pose2d.backend=tasks", "--set", "pose2d.task_file=no.task"],
-     "error: pose2d.task_file not found: no.task"),
-    (["--source", "does/not/exist.mp4"], "error: video file not found: does/not/exist.mp4"),
+     "run_stream.py: error: pose2d.task_file not found: no.task"),
+    (["--source", "does/not/exist.mp4"], "run_stream.py: error: video file not found: does/not/exist.mp4"),
 ])
 def test_cli_exits_2_with_one_line(argv, message):
     run = subprocess.run([sys.executable, str(ROOT / "run_stream.py"), *argv], capture_output=True, text=True,
