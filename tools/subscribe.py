@@ -3,6 +3,7 @@
 
     python tools/subscribe.py                                  # tcp://127.0.0.1:5556, stream cam0
     python tools/subscribe.py --record poses.npz --idle-timeout 5
+    python tools/subscribe.py --curve-secret-key keys/alice.key_secret --curve-server-key keys/server.key
 
 Latency is this machine's clock minus the frame's capture time, so it is exact on the same host.
 """
@@ -25,11 +26,18 @@ def main() -> int:
     parser.add_argument("--count", type=int, help="stop after this many frames")
     parser.add_argument("--idle-timeout", type=float,
                         help="once frames have arrived, stop after this many seconds without one")
+    parser.add_argument("--curve-secret-key", help="this client's CurveZMQ secret key file (tools/keys.py)")
+    parser.add_argument("--curve-server-key", help="the publisher's CurveZMQ public key file")
     args = parser.parse_args()
 
     frames, latencies = [], []
     window_start, window_count = time.monotonic(), 0
-    sub = Subscriber(args.endpoint, None if args.stream == "all" else args.stream)
+    try:
+        sub = Subscriber(args.endpoint, None if args.stream == "all" else args.stream,
+                         curve_secret_key=args.curve_secret_key, curve_server_key=args.curve_server_key)
+    except (ValueError, OSError) as err:
+        print(f"subscribe.py: error: {err}", file=sys.stderr)
+        return 2
     print(f"listening on {args.endpoint}; Ctrl-C stops", flush=True)
     try:
         while (frame := sub.receive(args.idle_timeout if latencies else None)) is not None:
@@ -54,7 +62,7 @@ def main() -> int:
         pass
     finally:
         sub.close()
-    print(f"received {len(latencies)} frames", flush=True)
+    print(f"received {len(latencies)} frames, lost {sub.lost} (read too slowly)", flush=True)
     if args.record:
         if not frames:
             print("error: nothing received, nothing recorded", file=sys.stderr)
