@@ -95,6 +95,8 @@ def test_given_onnx_file_is_used_as_is(weights, windows, tmp_path):
     assert engine.describe()["weights_sha256"] == "ab" * 32
     assert engine.run(windows[:2]).shape == (2, 17, 3)
     assert not (tmp_path / "cache").exists()
+    with pytest.raises(RuntimeError, match="ONNX file was given without a checkpoint"):
+        load_engine(backend="torch", onnx=tmp_path / "given.onnx")
 
 
 @pytest.mark.parametrize("bad", [np.zeros((81, 17, 2)), np.zeros((1, 80, 17, 2)), np.zeros((1, 81, 33, 2)),

@@ -47,6 +47,8 @@ class _Source:
     """The checkpoint (and optional pre-exported ONNX file) an engine is built from, loaded lazily."""
 
     def __init__(self, weights: str | Path | None, onnx: str | Path | None, cache_dir: str | Path | None):
+        # An ONNX file without a checkpoint cannot run on torch: the default checkpoint may be another model.
+        self.torch_reason = "an ONNX file was given without a checkpoint" if onnx and weights is None else None
         self.weights = Path(weights) if weights is not None else DEFAULT_WEIGHTS
         self.onnx = Path(onnx) if onnx is not None else None
         if self.onnx is not None and not self.onnx.is_file():
@@ -111,7 +113,7 @@ def load_engine(weights: str | Path | None = None, backend: str = "auto", lookah
         raise ValueError(f"unknown backend {backend!r}; choose auto or one of {', '.join(BACKENDS)}")
     source = _Source(weights, onnx, cache_dir)
     if backend != "auto":
-        reason = unavailable_reason(backend)
+        reason = source.torch_reason if backend == "torch" else unavailable_reason(backend)
         if reason:
             raise RuntimeError(f"backend {backend!r} is not available: {reason}")
         unknown = set(options) - BACKEND_OPTIONS[backend]
@@ -124,7 +126,7 @@ def load_engine(weights: str | Path | None = None, backend: str = "auto", lookah
         source.model()  # a bad checkpoint is the user's error, not a reason to try the next backend
     skipped = []
     for candidate in BACKENDS:
-        reason = unavailable_reason(candidate)
+        reason = source.torch_reason if candidate == "torch" else unavailable_reason(candidate)
         if reason is None:
             try:
                 engine = _build(candidate, source, lookahead, threads, {k: v for k, v in options.items() if k in BACKEND_OPTIONS[candidate]})
