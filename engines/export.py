@@ -5,7 +5,7 @@ The target frame is an input, so one file serves every lookahead (target = T - 1
 The window length is static (the model's temporal embedding fixes it); the batch is dynamic
 unless a fixed batch is asked for. Opset 17 keeps LayerNorm a single node, which ONNX Runtime and
 TensorRT both fuse. The graph stays fp32 throughout; reduced precision is the runtime's choice
-(TensorRT fp16 keeps pruning in fp32 only if the graph says so, see docs/tensorrt.md).
+(the TensorRT backend's fp16 plans pin token pruning to fp32, see docs/tensorrt.md).
 
 Everything a consumer needs to feed the graph correctly travels in its ``metadata_props``:
 model config, window length, default lookahead, joint order, the 2D normalisation formula and the
