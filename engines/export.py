@@ -174,7 +174,11 @@ def verify_export(onnx_path: str | Path, model: HoT, windows: np.ndarray, *, loo
     x = np.ascontiguousarray(windows, dtype=np.float32)
     target = np.full((len(x),), config.target_index(lookahead), dtype=np.int64)
     session = ort.InferenceSession(str(onnx_path), session_options(threads), providers=["CPUExecutionProvider"])
-    got = session.run([OUTPUT], {"pose2d": x, "target": target})[0]
+    step = graph.graph.input[0].type.tensor_type.shape.dim[0].dim_value or len(x)  # a fixed-batch graph: chunks
+    if len(x) % step:
+        raise ValueError(f"{len(x)} windows do not split into the graph's fixed batch of {step}")
+    got = np.concatenate([session.run([OUTPUT], {"pose2d": x[i:i + step], "target": target[i:i + step]})[0]
+                          for i in range(0, len(x), step)])
     with torch.inference_mode():
         want = TargetFrameLifter(model)(torch.from_numpy(x), torch.from_numpy(target)).numpy()
         kept_torch = _KeptFrames(model)(torch.from_numpy(x), torch.from_numpy(target)).numpy()

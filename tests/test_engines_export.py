@@ -7,6 +7,8 @@ else a seeded random model of the live preset.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,7 @@ from engines.hot import HoT, HoTConfig
 from engines.presets import get_preset
 from engines.skeleton import JOINT_NAMES
 
+ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = Path(__file__).parent / "data" / "sample_pose2d.npz"
 TOLERANCE = 1e-4  # metres, fp32
 MAX_SELECTION_DIFFERS = 0.02  # fraction of real windows where ORT and PyTorch may keep different frames
@@ -135,3 +138,23 @@ def test_bad_export_options_are_refused(model, tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):
         export_onnx(model, tmp_path / "x.onnx", **kwargs)
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_export_cli_checks_a_fixed_batch_graph(tmp_path):
+    from engines.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    tiny = HoT(HoTConfig(num_frames=27, dim=32, depth=3, num_heads=4, prune="tpc", keep_tokens=5, prune_layer=1,
+                         drop_path=0.0)).eval()
+    save_checkpoint(tmp_path / "tiny.safetensors", tiny)
+    result = subprocess.run([sys.executable, "tools/export.py", str(tmp_path / "tiny.safetensors"),
+                             str(tmp_path / "tiny.onnx"), "--batch", "4"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["export"]["batch"] == 4
+    assert report["checks"]["real"]["windows"] % 4 == 0 and report["checks"]["real"]["parity"]
+    assert report["checks"]["random"]["tensorrt_problems"] == []
+    missing = subprocess.run([sys.executable, "tools/export.py", str(tmp_path / "nope.safetensors"),
+                              str(tmp_path / "x.onnx")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 2 and "nope.safetensors" in missing.stderr
