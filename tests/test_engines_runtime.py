@@ -56,7 +56,7 @@ def test_torch_engine_runs_and_describes_itself(weights, windows):
     assert info["backend"] == "torch" and info["T"] == engine.window == 81
     assert info["lookahead"] == engine.lookahead == 3 and info["target_index"] == 77
     assert info["weights"] == str(weights) and len(info["weights_sha256"]) == 64
-    assert info["config"]["prune"] == "tpc"
+    assert info["config"]["prune"] == "tpc" and info["preset"] == "live-cpu"
 
 
 def test_onnxruntime_matches_torch_and_export_is_cached(weights, windows, cache_dir, caplog):

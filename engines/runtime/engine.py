@@ -6,30 +6,31 @@ frames after the target frame each window holds), ``backend``, ``describe()`` an
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from engines.hot import HoTConfig
+from engines.presets import PRESETS
 
 
 class Engine(ABC):
     backend: str = ""
 
-    def __init__(self, config: HoTConfig, lookahead: int, weights: Path | None, weights_sha256: str | None,
-                 model_name: str | None = None):
+    def __init__(self, config: HoTConfig, lookahead: int, weights: Path | None, weights_sha256: str | None):
         self.config = config
         self.window = config.num_frames
         self.lookahead = lookahead
         self.target = config.target_index(lookahead)  # validates lookahead
         self.weights = weights
         self.weights_sha256 = weights_sha256
-        self.model_name = model_name
 
     def describe(self) -> dict:
         """What is running, for logs and for the stream's metadata message."""
         return {
-            "model": self.model_name or ("hot" if self.config.prune else "mixste"),
+            "model": "hot" if self.config.prune else "mixste",
+            "preset": preset_name(self.config),
             "config": self.config.to_dict(),
             "T": self.window,
             "lookahead": self.lookahead,
@@ -57,3 +58,9 @@ class Engine(ABC):
     @abstractmethod
     def _run(self, windows: np.ndarray) -> np.ndarray:
         """Backend-specific inference on validated, contiguous float32 windows."""
+
+
+def preset_name(config: HoTConfig) -> str | None:
+    """The preset this architecture is (training-only settings such as drop_path aside), if any."""
+    return next((name for name, preset in PRESETS.items()
+                 if replace(config, drop_path=preset.drop_path) == preset), None)
