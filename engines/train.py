@@ -35,8 +35,10 @@ from tqdm import tqdm
 
 from engines.checkpoint import load_model, save_checkpoint
 from engines.data import synth
+from engines.data.mocap import load_cache, load_user_clip
 from engines.hot import HoT
 from engines.losses import seq2frame_loss
+from engines.metrics import mpjpe, p_mpjpe
 from engines.presets import get_preset, unpruned
 
 # Whole clips the shipped model never trains on: the Boxing_Toes BVH, the only clip of its source
@@ -113,18 +115,13 @@ def load_mix(path: str | Path | None) -> dict:
 def load_clips(data_dir: str | Path, user_sources: Sequence[str | Path] = (),
                mix: dict | None = None) -> tuple[list, np.ndarray]:
     """Clips of the mocap cache plus user files, and each clip's sampling weight."""
-    from engines.data.mocap import load_cache
-
     mix = mix or {"sources": {}, "user": []}
     clips = list(load_cache(data_dir))
     weights = [float(mix["sources"].get(c.source, 1.0)) for c in clips]
     user = [{"path": p, "weight": 1.0} for p in user_sources] + list(mix["user"])
-    if user:
-        from engines.data.mocap import load_user_clip
-
-        for entry in user:
-            clips.append(load_user_clip(entry["path"]))
-            weights.append(float(entry.get("weight", 1.0)))
+    for entry in user:
+        clips.append(load_user_clip(entry["path"]))
+        weights.append(float(entry.get("weight", 1.0)))
     if not clips:
         raise ValueError(f"no clips in {data_dir} or the user sources")
     return clips, np.asarray(weights)
@@ -173,8 +170,6 @@ def lr_factor(progress: float, step: int, warmup: int) -> float:
 @torch.no_grad()
 def validate(model: HoT, batch: dict[str, torch.Tensor], device: torch.device, chunk: int = 64) -> dict:
     """Target-frame MPJPE and P-MPJPE (mm) on fixed validation windows."""
-    from engines.metrics import mpjpe, p_mpjpe
-
     model.eval()
     preds = []
     for i in range(0, len(batch["pose2d"]), chunk):

@@ -91,3 +91,24 @@ def test_per_frame_and_unpruned_variants_train(tmp_path, clips):
     model, _ = load_model(train(unpruned, clips))
     assert model.config.prune is None and model.config.num_frames == 9
     assert np.isfinite(next(model.parameters()).detach().numpy()).all()
+
+
+def test_data_mix_weights_sources_and_adds_user_clips(tmp_path, clips):
+    from engines.data.mocap.cache import new_manifest, write_clip, write_manifest
+    from engines.train import load_clips, load_mix
+
+    manifest = new_manifest(50.0)
+    for clip in clips[:2]:
+        name, sha = write_clip(tmp_path, clip)
+        manifest["clips"][clip.name] = {"file": name, "sha256": sha}
+    write_manifest(tmp_path, manifest)
+    user = tmp_path / "mine.npz"
+    np.savez(user, positions=clips[2].positions, fps=50.0)
+    mix_file = tmp_path / "mix.yaml"
+    mix_file.write_text(f"sources:\n  synthetic: 0.5\nuser:\n  - path: {user}\n    weight: 3\n")
+    loaded, weights = load_clips(tmp_path, mix=load_mix(mix_file))
+    assert len(loaded) == 3 and loaded[2].source == "user"
+    assert weights.tolist() == [0.5, 0.5, 3.0]
+    mix_file.write_text("source: {}\n")
+    with pytest.raises(ValueError, match="unknown keys"):
+        load_mix(mix_file)
