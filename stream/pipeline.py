@@ -294,9 +294,6 @@ class Pipeline:
 
         Raises the first error any stage raised (after all stages have stopped).
         """
-        wait = self.settings.publisher.wait_for_subscriber_s
-        if wait and not self.publisher.wait_for_subscriber(wait):
-            log.warning("no subscriber within %.1f s; starting anyway", wait)
         q = self.queues
         stages = [(self._read, q["wait_2d"]), (self._detect, q["wait_lift"]),
                   (self._lift, q["wait_publish"]), (self._publish, None)]
@@ -305,6 +302,7 @@ class Pipeline:
         t_start = time.time_ns()
         restore = self._handle_signals()
         try:
+            self._wait_for_subscriber(self.settings.publisher.wait_for_subscriber_s)
             for thread in threads:
                 thread.start()
             for thread in threads:
@@ -322,6 +320,15 @@ class Pipeline:
         if self.errors:
             raise self.errors[0]
         return self.build_report(time.time_ns() - t_start)
+
+    def _wait_for_subscriber(self, timeout_s: float) -> None:
+        """Wait for a first subscriber, in short steps so that a signal can end the wait."""
+        deadline = time.monotonic() + timeout_s
+        while not self.stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            if self.publisher.wait_for_subscriber(min(left, 0.2)):
+                return
+        if timeout_s and not self.stop.is_set():
+            log.warning("no subscriber within %.1f s; starting anyway", timeout_s)
 
     def _handle_signals(self) -> Callable[[], None]:
         """SIGINT/SIGTERM: the first stops the source and drains; a second exits at once.
