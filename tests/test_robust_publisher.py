@@ -73,7 +73,11 @@ def test_twenty_subscribers_one_stalled_the_others_get_everything():
             received += isinstance(message, PoseFrame)
         assert received < n, "the stalled subscriber lost nothing: the test did not stall it"
         assert pub.send(pose_message(pub, n))  # it reads again: the next message shows the gap
-        assert next(stalled.frames(timeout_s=10)).pub_seq == n and stalled.lost == n - received
+        for frame in stalled.frames(timeout_s=10):  # stragglers a busy machine delivered late, then the new one
+            if frame.pub_seq == n:
+                break
+            received += 1
+        assert frame.pub_seq == n and stalled.lost == n - received
     finally:
         for sub in [*healthy, stalled]:
             sub.close()
