@@ -25,7 +25,7 @@ from stream import wire
 from stream.publisher import load_key
 from stream.wire import MetaFrame, PoseFrame
 
-__all__ = ["Subscriber", "PoseFrame", "MetaFrame", "save_npz"]
+__all__ = ["Subscriber", "PoseFrame", "MetaFrame"]
 
 
 class Subscriber:
@@ -82,26 +82,3 @@ class Subscriber:
     def __exit__(self, *exc) -> None:
         self.close()
 
-
-def save_npz(path: str | Path, frames: list[PoseFrame], meta: dict | None) -> None:
-    """Save received frames as stacked arrays (one row per frame) plus the header fields.
-
-    Arrays absent from some frames (``root``) are stored with NaN rows there.
-    """
-    if not frames:
-        raise ValueError("no frames to save")
-    out: dict[str, np.ndarray] = {
-        name: np.array([getattr(f, name) for f in frames])
-        for name in ("seq", "valid", "t_capture_ns", "t_publish_ns", "lookahead")
-    }
-    names = dict.fromkeys(n for f in frames for n in f.arrays)
-    for name in names:
-        shape = next(f.arrays[name] for f in frames if name in f.arrays).shape
-        out[name] = np.stack([f.arrays.get(name, np.full(shape, np.nan, np.float32)) for f in frames])
-    stages = list(dict.fromkeys(k for f in frames for k in f.stages_ms))
-    out["stages_ms"] = np.array([[f.stages_ms.get(k, np.nan) for k in stages] for f in frames])
-    out["stage_names"] = np.array(stages)
-    for key in ("joint_names", "parents"):
-        if meta is not None and key in meta:
-            out[key] = np.array(meta[key])
-    np.savez_compressed(path, **out)

@@ -2,8 +2,7 @@
 
 A recording keeps what a replay needs to put the same bytes back on the wire (each message's
 topic, full header and arrays, and when it arrived) and, alongside, the pose rows stacked per
-array name, so ``np.load(path)["pose3d"]`` works with no hotstream code at all. It is a superset
-of what ``stream.client.save_npz`` writes. The layout is specified in ``docs/recording.md``.
+array name, so ``np.load(path)["pose3d"]`` works with no hotstream code at all. The layout is specified in ``docs/recording.md``.
 """
 from __future__ import annotations
 
@@ -45,11 +44,14 @@ class Recorder:
         ``t_receive_ns`` defaults to now (``time.time_ns``, the clock of ``t_capture_ns``).
         Raises ValueError for anything that is not a wire-format message.
         """
-        t_receive_ns = time.time_ns() if t_receive_ns is None else t_receive_ns
-        message = wire.decode(parts)
-        self.topics.append(bytes(parts[0]).decode())
+        return self.keep(wire.decode(parts), t_receive_ns)
+
+    def keep(self, message: PoseFrame | MetaFrame, t_receive_ns: int | None = None) -> PoseFrame | MetaFrame:
+        """Keep a message a :class:`~stream.client.Subscriber` has already decoded."""
+        topic = wire.meta_topic if isinstance(message, MetaFrame) else wire.pose_topic
+        self.topics.append(topic(message.stream_id).decode())
         self.messages.append(message)
-        self.t_receive_ns.append(t_receive_ns)
+        self.t_receive_ns.append(time.time_ns() if t_receive_ns is None else t_receive_ns)
         return message
 
     def save(self, path: str | Path) -> Path:
@@ -144,8 +146,8 @@ def load_recording(path: str | Path) -> Recording:
         raise ValueError(f"{path} is not an .npz file: {err}") from None
     with npz:
         if "format" not in npz.files or str(npz["format"]) != FORMAT:
-            raise ValueError(f"{path} is not a {FORMAT} (no raw messages in it: pose arrays only, "
-                             f"e.g. from stream.client.save_npz, cannot be replayed)")
+            raise ValueError(f"{path} is not a {FORMAT} (no recorded messages in it; "
+                             f"record with tools/subscribe.py --record or run_stream.py --record)")
         if int(npz["format_version"]) != FORMAT_VERSION:
             raise ValueError(f"{path}: recording format version {int(npz['format_version'])}, "
                              f"this code reads {FORMAT_VERSION}")

@@ -50,7 +50,7 @@ def test_recorder_rejects_what_is_not_a_message_and_an_empty_save(tmp_path):
     recorder.add(pose_messages(1, 30.0)[0])
     assert recorder.save(tmp_path / "x.npz").is_file()
     np.savez(tmp_path / "poses_only.npz", pose3d=np.zeros((2, 17, 3)))
-    with pytest.raises(ValueError, match="cannot be replayed"):
+    with pytest.raises(ValueError, match="no recorded messages"):
         load_recording(tmp_path / "poses_only.npz")
     with pytest.raises(FileNotFoundError):
         load_recording(tmp_path / "missing.npz")
@@ -139,4 +139,4 @@ def test_replay_cli_refuses_a_poses_only_file(tmp_path):
     np.savez(tmp_path / "poses.npz", pose3d=np.zeros((2, 17, 3)))
     done = subprocess.run([sys.executable, "tools/replay.py", str(tmp_path / "poses.npz")], capture_output=True,
                           text=True, timeout=60)
-    assert done.returncode == 2 and done.stderr.startswith("error: ") and "cannot be replayed" in done.stderr
+    assert done.returncode == 2 and done.stderr.startswith("error: ") and "no recorded messages" in done.stderr

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from engines.skeleton import JOINT_NAMES, PARENTS
-from stream.client import PoseFrame, Subscriber, save_npz
+from stream.client import PoseFrame, Subscriber
+from stream.recorder import Recorder
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "assets" / "sample.mp4"
@@ -119,7 +120,38 @@ def test_latency_plot_and_recording(run):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     npz = run["tmp"] / "poses.npz"
-    save_npz(npz, run["poses"], run["meta"])
+    recorder = Recorder()
+    for frame in run["poses"]:
+        recorder.keep(frame)
+    recorder.save(npz)
     data = np.load(npz)
     assert data["pose3d"].shape == (len(run["poses"]), 17, 3)
-    assert list(data["joint_names"]) == list(JOINT_NAMES)
+
+
+def test_record_and_annotate_keep_every_published_pose(tmp_path):
+    """--record keeps every published message (replayable); --annotate writes every source frame."""
+    import cv2
+
+    from stream.recorder import load_recording
+
+    session, video = tmp_path / "session.npz", tmp_path / "annotated.mp4"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "run_stream.py"), "--source", str(SAMPLE), "--as-fast-as-possible",
+         "--endpoint", f"tcp://127.0.0.1:{free_port()}", "--record", str(session), "--annotate", str(video),
+         "--set", "publisher.send_hwm=10000", "--set", "pipeline.print_report=false"],
+        capture_output=True, text=True, cwd=ROOT, timeout=540)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    recording = load_recording(session)
+    poses = [m for m in recording.decoded() if isinstance(m, PoseFrame)]
+    assert len(poses) > 200 and [p.seq for p in poses] == sorted(p.seq for p in poses)
+    capture = cv2.VideoCapture(str(video))
+    frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    capture.release()
+    assert frames == cv2.VideoCapture(str(SAMPLE)).get(cv2.CAP_PROP_FRAME_COUNT)
+    assert f"{len(poses)} with a pose" in proc.stdout
+
+
+def test_annotate_rejects_a_camera_source():
+    proc = subprocess.run([sys.executable, str(ROOT / "run_stream.py"), "--source", "0", "--annotate", "x.mp4"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 2 and "--annotate needs a video file" in proc.stderr

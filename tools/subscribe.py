@@ -15,14 +15,16 @@ import time
 
 import numpy as np
 
-from stream.client import PoseFrame, Subscriber, save_npz
+from stream.client import PoseFrame, Subscriber
+from stream.recorder import Recorder
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--endpoint", default="tcp://127.0.0.1:5556")
     parser.add_argument("--stream", default="cam0", help="stream id, or 'all' for every stream")
-    parser.add_argument("--record", help="save every received frame to this .npz when done")
+    parser.add_argument("--record", help="save every received message to this .npz when done "
+                                         "(a replayable recording, docs/recording.md)")
     parser.add_argument("--count", type=int, help="stop after this many frames")
     parser.add_argument("--idle-timeout", type=float,
                         help="once frames have arrived, stop after this many seconds without one")
@@ -30,7 +32,7 @@ def main() -> int:
     parser.add_argument("--curve-server-key", help="the publisher's CurveZMQ public key file")
     args = parser.parse_args()
 
-    frames, latencies = [], []
+    recorder, latencies = Recorder(), []
     window_start, window_count = time.monotonic(), 0
     try:
         sub = Subscriber(args.endpoint, None if args.stream == "all" else args.stream,
@@ -41,12 +43,14 @@ def main() -> int:
     print(f"listening on {args.endpoint}; Ctrl-C stops", flush=True)
     try:
         while (frame := sub.receive(args.idle_timeout if latencies else None)) is not None:
-            if not isinstance(frame, PoseFrame) or sub.stream_id not in (None, frame.stream_id):
+            if sub.stream_id not in (None, frame.stream_id):  # topics match by prefix only
+                continue
+            if args.record:
+                recorder.keep(frame)
+            if not isinstance(frame, PoseFrame):
                 continue
             latencies.append((time.time_ns() - frame.t_capture_ns) / 1e6)
             window_count += 1
-            if args.record:
-                frames.append(frame)
             now = time.monotonic()
             if now - window_start >= 1.0:
                 lat = np.percentile(latencies[-window_count:], [50, 99])
@@ -64,11 +68,11 @@ def main() -> int:
         sub.close()
     print(f"received {len(latencies)} frames, lost {sub.lost} (read too slowly)", flush=True)
     if args.record:
-        if not frames:
-            print("error: nothing received, nothing recorded", file=sys.stderr)
+        try:
+            print(f"wrote {recorder.save(args.record)}")
+        except ValueError as err:  # nothing received
+            print(f"subscribe.py: error: {err}", file=sys.stderr)
             return 1
-        save_npz(args.record, frames, sub.meta)
-        print(f"wrote {args.record}")
     return 0
 
 
