@@ -105,39 +105,55 @@ def _memory_mb(backend: str, rss_before: int) -> tuple[float, str]:
     return (psutil.Process().memory_info().rss - rss_before) / 2**20, "RSS delta"
 
 
-def time_runs(engine, windows: np.ndarray, iterations: int, warmup: int, max_seconds: float) -> np.ndarray:
-    """Latencies (s) of ``engine.run(windows)``: at most ``iterations`` runs or ``max_seconds``, at least 3.
-
-    Warm-up (one-off allocations, lazy initialisation, CUDA graph capture) is at least one run and
-    at most ``warmup`` runs or a quarter of the time budget, so slow official-size models stay quick.
-    """
-    deadline = time.perf_counter() + max_seconds / 4
-    for i in range(max(1, warmup)):
+def warm_up(engine, windows: np.ndarray, warmup: int, max_seconds: float) -> None:
+    """One-off work (allocations, lazy initialisation, CUDA graph capture) before timing: at least one
+    run and at most ``warmup`` runs or ``max_seconds``, so slow official-size models stay quick."""
+    deadline = time.perf_counter() + max_seconds
+    for _ in range(max(1, warmup)):
         engine.run(windows)
         if time.perf_counter() > deadline:
             break
-    times = []
-    deadline = time.perf_counter() + max_seconds
-    while len(times) < iterations and (len(times) < 3 or time.perf_counter() < deadline):
-        start = time.perf_counter()
-        engine.run(windows)
-        times.append(time.perf_counter() - start)
-    return np.array(times)
+
+
+def interleaved_times(engines: list, windows: list[np.ndarray], iterations: int, max_seconds: float,
+                      rounds: int = 10) -> list[np.ndarray]:
+    """Latencies (s) of each ``engine.run(windows[i])``, measured in alternating rounds.
+
+    A shared machine's load comes in bursts; timing the engines one after the other would let a
+    burst land on one of them and skew the ratios between them. Each engine gets at most
+    ``iterations`` runs or ``max_seconds`` of runs (at least 3).
+    """
+    times: list[list[float]] = [[] for _ in engines]
+    per_round = max(1, -(-iterations // rounds))
+    while True:
+        active = [i for i, t in enumerate(times) if len(t) < iterations and (len(t) < 3 or sum(t) < max_seconds)]
+        if not active:
+            return [np.array(t) for t in times]
+        for i in active:
+            for _ in range(per_round):
+                start = time.perf_counter()
+                engines[i].run(windows[i])
+                times[i].append(time.perf_counter() - start)
 
 
 def benchmark(models: dict[str, HoT], backends: list[str], *, batches=(1, 8), threads: int = 2,
               iterations: int = 300, warmup: int = 20, max_seconds: float = 20.0,
               cache_dir: str | Path | None = None, progress: bool = True) -> dict:
-    """Measure each model and its unpruned twin on each backend; returns a JSON-ready report."""
+    """Measure each model and its unpruned twin on each backend; returns a JSON-ready report.
+
+    Every engine is loaded (and its memory read) first; then, batch size by batch size, all engines
+    are timed together in alternating rounds (:func:`interleaved_times`).
+    """
     for backend in backends:
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
     torch.set_num_threads(threads)
     rng = np.random.default_rng(0)
     jobs = [(name, variant, backend) for name in models for variant in ("tpc", "unpruned") for backend in backends]
-    results, skipped = [], {}
+    loaded, skipped = [], {}
+    results = []
     with tempfile.TemporaryDirectory(prefix="hotstream-bench-") as tmp:
-        for name, variant, backend in tqdm(jobs, desc="benchmark", unit="engine", disable=not progress):
+        for name, variant, backend in tqdm(jobs, desc="load", unit="engine", disable=not progress):
             reason = unavailable_reason(backend)
             if reason:
                 skipped[backend] = reason
@@ -147,8 +163,6 @@ def benchmark(models: dict[str, HoT], backends: list[str], *, batches=(1, 8), th
                 continue  # already unpruned: its twin row says it all
             weights = Path(tmp) / f"{name}-{variant}.safetensors"
             save_checkpoint(weights, model)
-            c = model.config
-            flops = count_flops(model)
             options = dict(backend=backend, threads=threads, cache_dir=cache_dir or Path(tmp) / "cache")
             load_engine(weights, **options)  # one-off work (ONNX export, TensorRT build, imports) off the books
             _release_freed_memory()
@@ -156,15 +170,21 @@ def benchmark(models: dict[str, HoT], backends: list[str], *, batches=(1, 8), th
                 torch.cuda.reset_peak_memory_stats()
             rss_before = psutil.Process().memory_info().rss
             engine = load_engine(weights, **options)
+            c = model.config
+            windows = {b: rng.normal(0, 0.3, (b, c.num_frames, c.num_joints, 2)).astype(np.float32) for b in batches}
+            memory = {}
             for batch in batches:
-                windows = rng.normal(0, 0.3, (batch, c.num_frames, c.num_joints, 2)).astype(np.float32)
-                times = time_runs(engine, windows, iterations, warmup, max_seconds)
-                p50, p95, p99 = np.percentile(times, [50, 95, 99]) * 1e3
-                memory, kind = _memory_mb(backend, rss_before)
-                results.append(Measurement(name, variant, backend, batch, len(times), float(p50), float(p95),
-                                           float(p99), float(batch / times.mean()), flops / 1e9,
-                                           sum(p.numel() for p in model.parameters()), float(memory), kind))
-            del engine
+                warm_up(engine, windows[batch], warmup, max_seconds / 4)
+                memory[batch] = _memory_mb(backend, rss_before)
+            loaded.append((name, variant, backend, model, engine, windows, memory, count_flops(model)))
+        for batch in tqdm(batches, desc="time", unit="batch size", disable=not progress):
+            times = interleaved_times([e[4] for e in loaded], [e[5][batch] for e in loaded], iterations, max_seconds)
+            for (name, variant, backend, model, _, _, memory, flops), t in zip(loaded, times):
+                p50, p95, p99 = np.percentile(t, [50, 95, 99]) * 1e3
+                results.append(Measurement(name, variant, backend, batch, len(t), float(p50), float(p95),
+                                           float(p99), float(batch / t.mean()), flops / 1e9,
+                                           sum(p.numel() for p in model.parameters()), *memory[batch]))
+        del loaded
     report = {"machine": machine_info(threads), "results": [asdict(r) for r in results], "skipped": skipped}
     report["ratios"] = speed_ratios(results)
     return report
