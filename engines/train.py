@@ -54,7 +54,7 @@ class TrainConfig:
     preset: str = "live-cpu"
     overrides: dict = field(default_factory=dict)  # HoTConfig fields, e.g. {"num_frames": 1, "prune": None}
     no_prune: bool = False  # the same backbone without pruning (engines.presets.unpruned)
-    steps: int = 400
+    steps: int = 1600
     minutes: float | None = None  # stop (and finish the LR schedule) after this much training time
     steps_per_epoch: int = 50
     batch_size: int = 16
