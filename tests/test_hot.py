@@ -25,13 +25,7 @@ PRUNE_KINDS = ("tpc", "uniform", "attention", "motion")
 RECOVER_KINDS = ("tra", "nearest", "linear")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run faster on one thread, and much faster on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def build(config: HoTConfig, seed: int = 0) -> HoT:

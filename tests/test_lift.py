@@ -23,12 +23,7 @@ HOT = HoTConfig(num_frames=T, dim=16, depth=2, prune="tpc", keep_tokens=4, prune
                 recover="tra", kept_pos_embed=True, drop_path=0.0)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make_checkpoint(path: Path, config: HoTConfig, fps: float | None = None) -> HoT:
