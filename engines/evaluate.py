@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from engines import metrics
 from engines.data import synth
+from engines.data.mocap.resample import resample
 
 Lifter = Callable[[np.ndarray], np.ndarray]
 METRICS = ("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve", "accel")
@@ -68,21 +69,10 @@ def sequence_errors(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
             "accel": 1000 * metrics.acceleration_error(pred, truth)}
 
 
-def resample_clip(positions: np.ndarray, fps: float, target_fps: float = synth.FPS) -> np.ndarray:
-    """Linear resampling of a clip (T, 17, 3) to the lifter's training rate."""
-    if abs(fps - target_fps) < 1e-6:
-        return positions
-    times = np.arange(0, (len(positions) - 1) / fps + 1e-9, 1 / target_fps) * fps
-    i0 = np.floor(times).astype(int)
-    i1 = np.minimum(i0 + 1, len(positions) - 1)
-    frac = (times - i0)[:, None, None]
-    return (positions[i0] * (1 - frac) + positions[i1] * frac).astype(np.float32)
-
-
 def mocap_sequence(clip, seed: int, noisy: bool) -> tuple[np.ndarray, np.ndarray]:
     """(normalised 2D (N, 17, 2), root-relative camera 3D (N, 17, 3)) of a whole clip seen by one
     static virtual camera. The camera depends on (seed, clip name) only, noisy or not."""
-    world = synth.center_on_floor(resample_clip(clip.positions, clip.fps)[None])
+    world = synth.center_on_floor(resample(clip.positions, clip.fps, synth.FPS).astype(np.float32)[None])
     name_key = zlib.crc32(clip.name.encode())
     cams = synth.sample_cameras(np.random.default_rng([seed, name_key]), world)
     noise_rng = np.random.default_rng([seed, name_key, 1])
