@@ -96,10 +96,14 @@ class Attention(nn.Module):
         self.proj = nn.Linear(dim, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, length, dim = x.shape
-        q, k, v = self.qkv(x).view(n, length, 3, self.num_heads, dim // self.num_heads).permute(2, 0, 3, 1, 4)
-        x = F.scaled_dot_product_attention(q, k, v)
-        return self.proj(x.transpose(1, 2).reshape(n, length, dim))
+        return self.proj(multi_head_attention(self.qkv(x), self.num_heads))
+
+
+def multi_head_attention(qkv: torch.Tensor, num_heads: int) -> torch.Tensor:
+    """Scaled dot-product self-attention per head, packed q|k|v (N, L, 3C) -> merged heads (N, L, C)."""
+    n, length, dim = qkv.shape[0], qkv.shape[1], qkv.shape[2] // 3
+    q, k, v = qkv.view(n, length, 3, num_heads, dim // num_heads).permute(2, 0, 3, 1, 4)
+    return F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(n, length, dim)
 
 
 class Mlp(nn.Module):
@@ -290,15 +294,50 @@ class HoT(nn.Module):
                 score = motion_score(pooled)
             return select_frames(score, c.keep_tokens, target)
 
-    def _layer(self, i: int, x: torch.Tensor) -> torch.Tensor:
-        """Spatial block (over joints) then temporal block (over frames, per joint), (B, F, J, C)."""
-        b, f, j, dim = x.shape
-        x = self.spatial_norm(self.spatial_blocks[i](x.reshape(b * f, j, dim)))
-        x = x.view(b, f, j, dim).transpose(1, 2).reshape(b * j, f, dim)
+    def _spatial(self, i: int, x: torch.Tensor) -> torch.Tensor:
+        """Spatial block ``i``: attention over the joints of each frame, (B, F, J, C)."""
+        (b, f), j, dim = x.shape[:2], self.config.num_joints, self.config.dim  # static J, C: exported shapes stay known
+        return self.spatial_norm(self.spatial_blocks[i](x.reshape(b * f, j, dim))).view(b, f, j, dim)
+
+    def _temporal(self, i: int, x: torch.Tensor) -> torch.Tensor:
+        """Temporal block ``i``: attention over the frames of each joint, (B, F, J, C)."""
+        (b, f), j, dim = x.shape[:2], self.config.num_joints, self.config.dim
+        x = x.transpose(1, 2).reshape(b * j, f, dim)
         if i == 0:
             x = x + self.temporal_pos
         x = self.temporal_norm(self.temporal_blocks[i](x))
         return x.view(b, j, f, dim).transpose(1, 2)
+
+    def embed_frames(self, pose2d: torch.Tensor) -> torch.Tensor:
+        """Frame tokens: joint embedding and the first spatial block, (B, F, J, 2) -> (B, F, J, C).
+
+        This part of the network sees one frame at a time (the temporal embedding is added after
+        it), so a frame's tokens are the same in every window that holds the frame: a streaming
+        runtime computes them once per frame instead of once per window
+        (``engines.runtime.frame_cache``).
+        """
+        return self._spatial(0, self.joint_embed(pose2d) + self.spatial_pos)
+
+    def forward_tokens(self, frame_tokens: torch.Tensor, target: torch.Tensor | None = None):
+        """Frame tokens (B, T, J, C) from :meth:`embed_frames` -> kept tokens (B, f, J, C) and their
+        frame indices (B, f); see :meth:`forward_features`."""
+        c = self.config
+        if frame_tokens.ndim != 4 or frame_tokens.shape[1:] != (c.num_frames, c.num_joints, c.dim):
+            raise ValueError(f"expected frame tokens (B, {c.num_frames}, {c.num_joints}, {c.dim}), "
+                             f"got {tuple(frame_tokens.shape)}")
+        b, t = frame_tokens.shape[:2]
+        if target is None and not c.seq2seq:
+            target = self.default_target(b, frame_tokens.device)
+        x = self._temporal(0, frame_tokens)
+        kept_index = torch.arange(t, device=frame_tokens.device).expand(b, t)
+        for i in range(1, c.depth):
+            if c.prune and i == c.prune_layer:
+                kept_index = self.prune_index(x, None if c.seq2seq else target)
+                x = x.gather(1, kept_index[:, :, None, None].expand(-1, -1, c.num_joints, c.dim))
+                if self.kept_pos is not None:
+                    x = x + self.kept_pos[:, :, None, :]
+            x = self._temporal(i, self._spatial(i, x))
+        return x, kept_index
 
     def forward_features(self, pose2d: torch.Tensor, target: torch.Tensor | None = None):
         """(B, T, J, 2) -> kept tokens (B, f, J, C) and their frame indices (B, f).
@@ -307,21 +346,9 @@ class HoT(nn.Module):
         keep the top-scoring frames as the paper's HoT does, and ignore it.
         """
         c = self.config
-        b, t, j, _ = pose2d.shape
-        if t != c.num_frames or j != c.num_joints:
+        if pose2d.ndim != 4 or pose2d.shape[1:] != (c.num_frames, c.num_joints, 2):
             raise ValueError(f"expected input (B, {c.num_frames}, {c.num_joints}, 2), got {tuple(pose2d.shape)}")
-        if target is None and not c.seq2seq:
-            target = self.default_target(b, pose2d.device)
-        x = self.joint_embed(pose2d) + self.spatial_pos
-        kept_index = torch.arange(t, device=pose2d.device).expand(b, t)
-        for i in range(c.depth):
-            if c.prune and i == c.prune_layer:
-                kept_index = self.prune_index(x, None if c.seq2seq else target)
-                x = x.gather(1, kept_index[:, :, None, None].expand(-1, -1, j, c.dim))
-                if self.kept_pos is not None:
-                    x = x + self.kept_pos[:, :, None, :]
-            x = self._layer(i, x)
-        return x, kept_index
+        return self.forward_tokens(self.embed_frames(pose2d), target)
 
     def forward_head(self, tokens: torch.Tensor) -> torch.Tensor:
         """(..., C) -> (..., 3) in metres."""
@@ -346,6 +373,10 @@ class HoT(nn.Module):
             return self.forward_head(tokens)
         if target is None:
             target = self.default_target(pose2d.shape[0], pose2d.device)
+        return self.forward_head(self.target_token(tokens, kept_index, target))
+
+    def target_token(self, tokens: torch.Tensor, kept_index: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The target frame's tokens among the kept ones, (B, f, J, C) -> (B, J, C)."""
         position = (kept_index < target[:, None]).sum(1)  # where the target sits among the kept frames
-        picked = tokens.gather(1, position[:, None, None, None].expand(-1, 1, *tokens.shape[2:]))
-        return self.forward_head(picked[:, 0])
+        index = position[:, None, None, None].expand(-1, 1, self.config.num_joints, self.config.dim)
+        return tokens.gather(1, index)[:, 0]

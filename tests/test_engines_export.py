@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from engines.checkpoint import DEFAULT_WEIGHTS, load_model
-from engines.export import (export_onnx, read_metadata, sliding_windows, tensorrt_problems,
+from engines.export import (HOT_LEVEL_NODE, export_onnx, read_metadata, sliding_windows, tensorrt_problems,
                             tensorrt_supported_ops, verify_export)
 from engines.hot import HoT, HoTConfig
 from engines.presets import get_preset
@@ -110,6 +110,42 @@ def test_one_graph_serves_every_lookahead(exported, model, real_windows):
         np.testing.assert_allclose(got, want, atol=TOLERANCE)
 
 
+def test_onnxruntime_attention_graph_matches_torch(model, real_windows, tmp_path):
+    path = tmp_path / "ort.onnx"
+    export_onnx(model, path, attention="onnxruntime")
+    graph = onnx.load(str(path))
+    fused = [n for n in graph.graph.node if (n.domain, n.op_type) == ("com.microsoft", "Attention")]
+    assert len(fused) == 2 * model.config.depth  # every spatial and temporal self-attention
+    assert read_metadata(path)[1]["hotstream.attention"] == "onnxruntime"
+    report = verify_export(path, model, real_windows[::2], tolerance=TOLERANCE)
+    assert report["selection_differs"] <= MAX_SELECTION_DIFFERS * report["windows"], report
+    assert report["max_abs_err"] <= TOLERANCE, report
+    assert "com.microsoft.Attention is not supported" in report["tensorrt_problems"]  # ONNX Runtime only
+
+
+def test_frame_and_token_graphs_compose_to_the_window_graph(exported, model, real_windows, tmp_path):
+    export_onnx(model, tmp_path / "frames.onnx", graph="frames")
+    export_onnx(model, tmp_path / "tokens.onnx", graph="tokens")
+    assert read_metadata(tmp_path / "frames.onnx")[1]["hotstream.graph"] == "frames"
+    x = real_windows[::10]
+    target = np.full(len(x), model.config.num_frames - 1, dtype=np.int64)
+    frames = ort.InferenceSession(str(tmp_path / "frames.onnx")).run(None, {"pose2d": x.reshape(-1, 17, 2)})[0]
+    tokens = frames.reshape(*x.shape[:3], model.config.dim)
+    got = ort.InferenceSession(str(tmp_path / "tokens.onnx")).run(None, {"frame_tokens": tokens, "target": target})[0]
+    want = ort.InferenceSession(str(exported)).run(None, {"pose2d": x, "target": target})[0]
+    np.testing.assert_allclose(got, want, atol=TOLERANCE)
+    with pytest.raises(ValueError, match="'tokens' graph"):
+        verify_export(tmp_path / "tokens.onnx", model, x)
+
+
+def test_pruning_nodes_are_the_ones_tensorrt_keeps_in_fp32(exported):
+    """The TensorRT backend pins nodes of the HoT module itself (HOT_LEVEL_NODE) to fp32 in fp16 plans."""
+    nodes = onnx.load(str(exported)).graph.node
+    pruning = [n.name for n in nodes if n.op_type in ("TopK", "Exp")]  # kNN, density
+    assert pruning and all(HOT_LEVEL_NODE.match(name) for name in pruning)
+    assert not any(HOT_LEVEL_NODE.match(n.name) for n in nodes if "blocks" in n.name)
+
+
 def test_fixed_batch_and_no_simplify(model, tmp_path):
     report = export_onnx(model, tmp_path / "b1.onnx", batch=1, simplify=False)
     assert report["simplified"] is False and report["batch"] == 1
@@ -133,7 +169,8 @@ def test_seq2seq_model_exports_its_target_frame(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, message", [({"opset": 16}, "opset"), ({"lookahead": 81}, "lookahead"),
-                                              ({"batch": 0}, "batch")])
+                                              ({"batch": 0}, "batch"), ({"graph": "head"}, "unknown graph"),
+                                              ({"attention": "flash"}, "unknown attention")])
 def test_bad_export_options_are_refused(model, tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):
         export_onnx(model, tmp_path / "x.onnx", **kwargs)

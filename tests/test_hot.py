@@ -53,6 +53,20 @@ def test_hot_seq2seq_shape(recover):
     assert model(poses()).shape == (3, T, 17, 3)
 
 
+def test_frame_tokens_depend_on_their_own_frame_only():
+    """What the runtime's frame-token cache relies on: a frame's tokens are the same in any window."""
+    model, x = build(TPC), poses()
+    with torch.inference_mode():
+        tokens = model.embed_frames(x)
+        alone = model.embed_frames(x[:, 5:6])
+        shifted = model.embed_frames(torch.cat([x[:, 1:], x[:, :1]], dim=1))
+        torch.testing.assert_close(alone[:, 0], tokens[:, 5], rtol=0, atol=1e-6)
+        torch.testing.assert_close(shifted[:, 4], tokens[:, 5], rtol=0, atol=1e-6)
+        split = model.forward_tokens(tokens, targets([0, 3, 5]))
+        whole = model.forward_features(x, targets([0, 3, 5]))
+    torch.testing.assert_close(split, whole, rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("prune", PRUNE_KINDS)
 @pytest.mark.parametrize("lookaheads", [[0, 0, 0], [13, 13, 13], [26, 5, 0]])
 def test_seq2frame_shape_any_lookahead(prune, lookaheads):

@@ -28,6 +28,9 @@ def main() -> int:
     parser.add_argument("out", type=Path, help="output .onnx file")
     parser.add_argument("--batch", type=batch_arg, default=None, help="fixed batch size, or 'dynamic' (default)")
     parser.add_argument("--lookahead", type=int, default=0, help="default lookahead recorded in the metadata")
+    parser.add_argument("--attention", choices=["onnx", "onnxruntime"], default="onnx",
+                        help="onnx: standard ops (portable, for TensorRT); onnxruntime: its fused Attention op "
+                             "(about 10%% faster on CPU, ONNX Runtime only)")
     parser.add_argument("--no-simplify", action="store_true", help="skip onnxslim")
     parser.add_argument("--poses", type=Path, default=SAMPLE_POSES,
                         help="npz with a 'pose2d' (N,17,2) sequence for the real-window parity check")
@@ -35,7 +38,7 @@ def main() -> int:
     args = parser.parse_args()
     try:
         model, _ = load_model(args.checkpoint)
-        report = export_onnx(model, args.out, batch=args.batch, lookahead=args.lookahead,
+        report = export_onnx(model, args.out, attention=args.attention, batch=args.batch, lookahead=args.lookahead,
                              simplify=not args.no_simplify, weights_sha256=file_sha256(args.checkpoint))
         c = model.config
         step = args.batch or 1  # a fixed-batch graph is checked on whole batches
@@ -50,7 +53,8 @@ def main() -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(json.dumps({"export": report, "checks": results}, indent=1))
-    ok = all(r["parity"] and not r["tensorrt_problems"] for r in results.values())
+    portable = args.attention == "onnx"  # an ONNX Runtime-only graph is not meant for TensorRT
+    ok = all(r["parity"] and not (portable and r["tensorrt_problems"]) for r in results.values())
     if not ok:
         print("error: the exported graph failed a check (see above)", file=sys.stderr)
     return 0 if ok else 1

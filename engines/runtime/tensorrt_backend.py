@@ -6,14 +6,13 @@ for something else is rebuilt, or refused with ``rebuild=False``. A timing cache
 version and GPU makes rebuilds fast.
 
 With fp16, the layers of the HoT module itself (token pruning, index arithmetic, the target-frame
-gather: ONNX nodes named ``/model/<op>``) and every normalisation layer are pinned to fp32: the
+gather: ONNX nodes named ``/<op>``, outside any submodule) and every normalisation layer are pinned to fp32: the
 discrete frame selection must not depend on half-precision rounding, and LayerNorm in fp16 can
 overflow. I/O buffers are torch CUDA tensors allocated once for the maximum batch.
 """
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 
 import numpy as np
@@ -21,13 +20,13 @@ import tensorrt as trt
 import torch
 
 from engines.checkpoint import file_sha256
+from engines.export import HOT_LEVEL_NODE
 from engines.hot import HoTConfig
 from engines.runtime.cache import atomic_write_bytes, plan_cache_path, plan_key, stale_reasons, write_plan_key
 from engines.runtime.engine import Engine
 
 log = logging.getLogger("hotstream.engines")
 _TRT_LOGGER = trt.Logger(trt.Logger.WARNING)
-_FP32_LAYER = re.compile(r"^/model/[^/]+$")
 
 
 def gpu_name(device: int = 0) -> str:
@@ -39,7 +38,7 @@ def _keep_fp32(network: trt.INetworkDefinition) -> int:
     pinned = 0
     for i in range(network.num_layers):
         layer = network.get_layer(i)
-        if _FP32_LAYER.match(layer.name) or layer.type == trt.LayerType.NORMALIZATION:
+        if HOT_LEVEL_NODE.match(layer.name) or layer.type == trt.LayerType.NORMALIZATION:
             if layer.type in (trt.LayerType.CONSTANT, trt.LayerType.SHAPE):
                 continue
             layer.precision = trt.float32
