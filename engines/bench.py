@@ -3,8 +3,11 @@
 Every measurement goes through :func:`engines.runtime.load_engine`, so what is timed is exactly
 what the live pipeline runs (input conversion included). Each model is always measured next to
 its unpruned twin (same backbone and weights, no token pruning) in the same run, so the speed-up
-that pruning buys is read off one table on one machine under one load. Thread counts are set
-explicitly; the machine, its load average and library versions are recorded with the numbers.
+that pruning buys is read off one table on one machine under one load. Engines are fed as a live
+stream feeds them: each call gets the next windows of one long sequence (batch B: B consecutive
+windows, then the B after them), and CPU backends run twice, with the frame-token cache (what
+the pipeline uses) and on whole windows. Thread counts are set explicitly; the machine, its load
+average and library versions are recorded with the numbers.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
 from engines.checkpoint import load_model, save_checkpoint
+from engines.export import sliding_windows
 from engines.hot import HoT
 from engines.presets import get_preset, unpruned
 from engines.runtime import BACKENDS, load_engine, unavailable_reason
@@ -36,6 +40,7 @@ class Measurement:
     model: str
     variant: str  # "tpc" (as configured) or "unpruned" (the same backbone without pruning)
     backend: str
+    frame_cache: bool
     batch: int
     iterations: int
     p50_ms: float
@@ -105,23 +110,45 @@ def _memory_mb(backend: str, rss_before: int) -> tuple[float, str]:
     return (psutil.Process().memory_info().rss - rss_before) / 2**20, "RSS delta"
 
 
-def warm_up(engine, windows: np.ndarray, warmup: int, max_seconds: float) -> None:
+def frame_cache_modes(backend: str) -> tuple[bool, ...]:
+    """CPU backends run with and without the frame cache; GPU backends on whole windows."""
+    cpu = backend == "onnxruntime-cpu" or (backend == "torch" and not torch.cuda.is_available())
+    return (True, False) if cpu else (False,)
+
+
+class StreamFeed:
+    """Successive batches of ``batch`` consecutive windows over one long random pose sequence: what
+    a live stream (batch 1) or an offline clip (batch B) hands the engine, call after call."""
+
+    def __init__(self, window: int, joints: int, batch: int, calls: int, seed: int = 0):
+        self.window, self.batch, self.calls = window, batch, calls
+        frames = window + batch * calls
+        self.sequence = np.random.default_rng(seed).normal(0, 0.3, (frames, joints, 2)).astype(np.float32)
+        self.call = 0
+
+    def __call__(self) -> np.ndarray:
+        start = self.call % self.calls * self.batch
+        self.call += 1
+        return sliding_windows(self.sequence[start:start + self.window + self.batch - 1], self.window)
+
+
+def warm_up(engine, feed: StreamFeed, warmup: int, max_seconds: float) -> None:
     """One-off work (allocations, lazy initialisation, CUDA graph capture) before timing: at least one
     run and at most ``warmup`` runs or ``max_seconds``, so slow official-size models stay quick."""
     deadline = time.perf_counter() + max_seconds
     for _ in range(max(1, warmup)):
-        engine.run(windows)
+        engine.run(feed())
         if time.perf_counter() > deadline:
             break
 
 
-def interleaved_times(engines: list, windows: list[np.ndarray], iterations: int, max_seconds: float,
+def interleaved_times(engines: list, feeds: list[StreamFeed], iterations: int, max_seconds: float,
                       rounds: int = 10) -> list[np.ndarray]:
-    """Latencies (s) of each ``engine.run(windows[i])``, measured in alternating rounds.
+    """Latencies (s) of each ``engine.run(feed())``, measured in alternating rounds.
 
     A shared machine's load comes in bursts; timing the engines one after the other would let a
     burst land on one of them and skew the ratios between them. Each engine gets at most
-    ``iterations`` runs or ``max_seconds`` of runs (at least 3).
+    ``iterations`` runs or ``max_seconds`` of runs (at least 3). Making the input is not timed.
     """
     times: list[list[float]] = [[] for _ in engines]
     per_round = max(1, -(-iterations // rounds))
@@ -131,8 +158,9 @@ def interleaved_times(engines: list, windows: list[np.ndarray], iterations: int,
             return [np.array(t) for t in times]
         for i in active:
             for _ in range(per_round):
+                windows = feeds[i]()
                 start = time.perf_counter()
-                engines[i].run(windows[i])
+                engines[i].run(windows)
                 times[i].append(time.perf_counter() - start)
 
 
@@ -148,12 +176,13 @@ def benchmark(models: dict[str, HoT], backends: list[str], *, batches=(1, 8), th
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
     torch.set_num_threads(threads)
-    rng = np.random.default_rng(0)
-    jobs = [(name, variant, backend) for name in models for variant in ("tpc", "unpruned") for backend in backends]
+    jobs = [(name, variant, backend, cached) for name in models for variant in ("tpc", "unpruned")
+            for backend in backends for cached in frame_cache_modes(backend)]
+    calls = iterations + warmup + 1  # distinct batches per feed: enough that no call repeats one
     loaded, skipped = [], {}
     results = []
     with tempfile.TemporaryDirectory(prefix="hotstream-bench-") as tmp:
-        for name, variant, backend in tqdm(jobs, desc="load", unit="engine", disable=not progress):
+        for name, variant, backend, cached in tqdm(jobs, desc="load", unit="engine", disable=not progress):
             reason = unavailable_reason(backend)
             if reason:
                 skipped[backend] = reason
@@ -164,6 +193,8 @@ def benchmark(models: dict[str, HoT], backends: list[str], *, batches=(1, 8), th
             weights = Path(tmp) / f"{name}-{variant}.safetensors"
             save_checkpoint(weights, model)
             options = dict(backend=backend, threads=threads, cache_dir=cache_dir or Path(tmp) / "cache")
+            if backend != "tensorrt":
+                options["frame_cache"] = cached
             load_engine(weights, **options)  # one-off work (ONNX export, TensorRT build, imports) off the books
             _release_freed_memory()
             if torch.cuda.is_available():
@@ -171,17 +202,17 @@ def benchmark(models: dict[str, HoT], backends: list[str], *, batches=(1, 8), th
             rss_before = psutil.Process().memory_info().rss
             engine = load_engine(weights, **options)
             c = model.config
-            windows = {b: rng.normal(0, 0.3, (b, c.num_frames, c.num_joints, 2)).astype(np.float32) for b in batches}
+            feeds = {b: StreamFeed(c.num_frames, c.num_joints, b, calls) for b in batches}
             memory = {}
             for batch in batches:
-                warm_up(engine, windows[batch], warmup, max_seconds / 4)
+                warm_up(engine, feeds[batch], warmup, max_seconds / 4)
                 memory[batch] = _memory_mb(backend, rss_before)
-            loaded.append((name, variant, backend, model, engine, windows, memory, count_flops(model)))
+            loaded.append((name, variant, backend, cached, model, engine, feeds, memory, count_flops(model)))
         for batch in tqdm(batches, desc="time", unit="batch size", disable=not progress):
-            times = interleaved_times([e[4] for e in loaded], [e[5][batch] for e in loaded], iterations, max_seconds)
-            for (name, variant, backend, model, _, _, memory, flops), t in zip(loaded, times):
+            times = interleaved_times([e[5] for e in loaded], [e[6][batch] for e in loaded], iterations, max_seconds)
+            for (name, variant, backend, cached, model, _, _, memory, flops), t in zip(loaded, times):
                 p50, p95, p99 = np.percentile(t, [50, 95, 99]) * 1e3
-                results.append(Measurement(name, variant, backend, batch, len(t), float(p50), float(p95),
+                results.append(Measurement(name, variant, backend, cached, batch, len(t), float(p50), float(p95),
                                            float(p99), float(batch / t.mean()), flops / 1e9,
                                            sum(p.numel() for p in model.parameters()), *memory[batch]))
         del loaded
@@ -191,16 +222,21 @@ def benchmark(models: dict[str, HoT], backends: list[str], *, batches=(1, 8), th
 
 
 def speed_ratios(results: list[Measurement]) -> list[dict]:
-    """Batch-1 p50 ratios: TPC vs unpruned per backend, and each backend vs PyTorch eager per variant."""
-    p50 = {(r.model, r.variant, r.backend): r.p50_ms for r in results if r.batch == 1}
+    """Batch-1 p50 ratios, with and without the frame cache: TPC vs unpruned per backend, each
+    backend vs PyTorch eager per variant, and the frame cache vs whole windows."""
+    p50 = {(r.model, r.variant, r.backend, r.frame_cache): r.p50_ms for r in results if r.batch == 1}
     ratios = []
-    for (model, variant, backend), ms in p50.items():
-        if variant == "tpc" and (model, "unpruned", backend) in p50:
-            ratios.append({"model": model, "what": f"TPC vs unpruned ({backend})",
-                           "speedup": p50[(model, "unpruned", backend)] / ms})
-        if backend != "torch" and (model, variant, "torch") in p50:
-            ratios.append({"model": model, "what": f"{backend} vs torch ({variant})",
-                           "speedup": p50[(model, variant, "torch")] / ms})
+    for (model, variant, backend, cached), ms in p50.items():
+        mode = "frame cache" if cached else "whole windows"
+        if variant == "tpc" and (model, "unpruned", backend, cached) in p50:
+            ratios.append({"model": model, "what": f"TPC vs unpruned ({backend}, {mode})",
+                           "speedup": p50[(model, "unpruned", backend, cached)] / ms})
+        if backend != "torch" and (model, variant, "torch", cached) in p50:
+            ratios.append({"model": model, "what": f"{backend} vs torch ({variant}, {mode})",
+                           "speedup": p50[(model, variant, "torch", cached)] / ms})
+        if cached and (model, variant, backend, False) in p50:
+            ratios.append({"model": model, "what": f"frame cache vs whole windows ({backend}, {variant})",
+                           "speedup": p50[(model, variant, backend, False)] / ms})
     return ratios
 
 
@@ -210,12 +246,13 @@ def to_markdown(report: dict) -> str:
              f"{m['threads']} threads, load average {m['load_average_1m']:.2f}, {m['os']}; "
              f"torch {m['torch']}, onnxruntime {m['onnxruntime']}" + (f", GPU {m['gpu']}" if m["gpu"] else ""),
              "",
-             "| model | variant | backend | batch | p50 ms | p95 ms | p99 ms | windows/s | GFLOP/window | params | memory MB |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| model | variant | backend | frame cache | batch | p50 ms | p95 ms | p99 ms | windows/s | GFLOP/window | params | memory MB |",
+             "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in report["results"]:
-        lines.append(f"| {r['model']} | {r['variant']} | {r['backend']} | {r['batch']} | {r['p50_ms']:.2f} | "
-                     f"{r['p95_ms']:.2f} | {r['p99_ms']:.2f} | {r['windows_per_s']:.3g} | "
-                     f"{r['gflops_per_window']:.2f} | {r['params'] / 1e6:.2f} M | {r['memory_mb']:.0f} |")
+        lines.append(f"| {r['model']} | {r['variant']} | {r['backend']} | {'yes' if r['frame_cache'] else 'no'} | "
+                     f"{r['batch']} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} | {r['p99_ms']:.2f} | "
+                     f"{r['windows_per_s']:.3g} | {r['gflops_per_window']:.2f} | {r['params'] / 1e6:.2f} M | "
+                     f"{r['memory_mb']:.0f} |")
     if report["ratios"]:
         lines += ["", "| model | speed-up (batch 1, p50) | × |", "|---|---|---:|"]
         lines += [f"| {r['model']} | {r['what']} | {r['speedup']:.2f} |" for r in report["ratios"]]

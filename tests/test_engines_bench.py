@@ -7,9 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from engines.bench import benchmark, count_flops, machine_info, to_markdown, unpruned_twin
+from engines.bench import StreamFeed, benchmark, count_flops, machine_info, to_markdown, unpruned_twin
 from engines.hot import HoT, HoTConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,15 +39,28 @@ def test_pruning_cuts_flops():
 def test_benchmark_reports_tpc_and_unpruned_side_by_side(tmp_path):
     report = benchmark({"tiny": tiny()}, ["onnxruntime-cpu", "torch"], batches=(1, 2), threads=1, iterations=3,
                        warmup=1, max_seconds=1.0, cache_dir=tmp_path, progress=False)
-    rows = {(r["variant"], r["backend"], r["batch"]) for r in report["results"]}
-    assert rows == {(v, b, n) for v in ("tpc", "unpruned") for b in ("onnxruntime-cpu", "torch") for n in (1, 2)}
+    rows = {(r["variant"], r["backend"], r["frame_cache"], r["batch"]) for r in report["results"]}
+    assert rows == {(v, b, c, n) for v in ("tpc", "unpruned") for b in ("onnxruntime-cpu", "torch")
+                    for c in (True, False) for n in (1, 2)}
     for r in report["results"]:
         assert r["iterations"] >= 3 and r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"] and r["windows_per_s"] > 0
     whats = {r["what"] for r in report["ratios"]}
-    assert {"TPC vs unpruned (onnxruntime-cpu)", "onnxruntime-cpu vs torch (tpc)"} <= whats
+    assert {"TPC vs unpruned (onnxruntime-cpu, frame cache)", "TPC vs unpruned (onnxruntime-cpu, whole windows)",
+            "onnxruntime-cpu vs torch (tpc, frame cache)", "frame cache vs whole windows (torch, tpc)"} <= whats
     assert report["machine"]["threads"] == 1 and report["machine"]["cpu"]
     table = to_markdown(report)
     assert table.count("| tiny |") == len(report["results"]) + len(report["ratios"])
+
+
+def test_stream_feed_slides_the_windows_along_one_sequence():
+    feed = StreamFeed(window=27, joints=17, batch=2, calls=5)
+    first, second = feed(), feed()
+    assert first.shape == (2, 27, 17, 2) and first.dtype == np.float32
+    np.testing.assert_array_equal(first[1, :-1], first[0, 1:])  # consecutive windows within a batch
+    np.testing.assert_array_equal(second[0, :-2], first[0, 2:])  # and across calls
+    calls = [first, second, *(feed() for _ in range(3))]
+    assert len({c.tobytes() for c in calls}) == 5  # a frame cache cannot profit from a repeated batch
+    np.testing.assert_array_equal(feed(), first)  # after `calls` batches it starts over
 
 
 def test_machine_info_names_cpu_and_versions():
@@ -67,7 +81,7 @@ def test_cli_writes_json_and_markdown(tmp_path):
     assert result.returncode == 0, result.stderr
     report = json.loads(out_json.read_text())
     assert {r["variant"] for r in report["results"]} == {"tpc", "unpruned"}
-    assert "| tiny | tpc | torch | 1 |" in out_md.read_text()
+    assert "| tiny | tpc | torch | yes | 1 |" in out_md.read_text()
 
 
 def test_cli_rejects_missing_checkpoint(tmp_path):

@@ -65,13 +65,35 @@ def test_onnxruntime_matches_torch_and_export_is_cached(weights, windows, cache_
         engine = load_engine(weights, backend="onnxruntime-cpu", cache_dir=cache_dir, threads=1)
     assert any("exporting" in r.message for r in caplog.records)
     np.testing.assert_allclose(engine.run(windows), torch_out, atol=1e-4)
-    onnx_file = Path(engine.describe()["onnx"])
-    assert onnx_file.parent == cache_dir / "onnx" and onnx_file.is_file()
+    graphs = engine.describe()["onnx"]
+    assert set(graphs) == {"frames", "tokens"} and engine.describe()["frame_cache"]
+    assert all(Path(p).parent == cache_dir / "onnx" and Path(p).is_file() for p in graphs.values())
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="hotstream.engines"):
         again = load_engine(weights, backend="onnxruntime-cpu", cache_dir=cache_dir)
-    assert again.describe()["onnx"] == str(onnx_file)
+    assert again.describe()["onnx"] == graphs
     assert not any("exporting" in r.message for r in caplog.records)
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime-cpu", "torch"])
+def test_frame_cache_gives_whole_window_results_and_encodes_each_frame_once(weights, cache_dir, backend):
+    """A live stream: consecutive windows one call at a time, then as one batch; with and without
+    the frame cache the outputs agree, and the cache encodes each distinct frame once."""
+    t = get_preset("live-cpu").num_frames
+    stream = sliding_windows(np.load(SAMPLE)["pose2d"][:t + 11], t)
+    options = dict(backend=backend, threads=1, **({"cache_dir": cache_dir} if backend != "torch" else {}))
+    whole = load_engine(weights, frame_cache=False, **options)
+    cached = load_engine(weights, **options)
+    assert cached.describe()["frame_cache"] and not whole.describe()["frame_cache"]
+    want = whole.run(stream)
+    got = np.concatenate([cached.run(w[None]) for w in stream])
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    distinct = len(np.unique(stream.reshape(-1, 34), axis=0))
+    assert cached.frame_cache.frames_encoded == distinct
+    assert cached.frame_cache.frames_reused == stream.shape[0] * t - distinct
+    np.testing.assert_allclose(cached.run(stream), want, atol=1e-4)
+    # The cache holds the latest call's frames only: the 11 frames that slid out are encoded again.
+    assert cached.frame_cache.frames_encoded == distinct + len(stream) - 1
 
 
 def test_auto_picks_first_available_backend_and_logs_why(weights, cache_dir, caplog):
@@ -91,12 +113,15 @@ def test_given_onnx_file_is_used_as_is(weights, windows, tmp_path):
     model, _ = load_model(weights)
     export_onnx(model, tmp_path / "given.onnx", weights_sha256="ab" * 32)
     engine = load_engine(backend="onnxruntime-cpu", onnx=tmp_path / "given.onnx", cache_dir=tmp_path / "cache")
-    assert engine.describe()["onnx"] == str(tmp_path / "given.onnx")
+    assert engine.describe()["onnx"] == {"window": str(tmp_path / "given.onnx")}
+    assert not engine.describe()["frame_cache"]
     assert engine.describe()["weights_sha256"] == "ab" * 32
     assert engine.run(windows[:2]).shape == (2, 17, 3)
     assert not (tmp_path / "cache").exists()
     with pytest.raises(RuntimeError, match="ONNX file was given without a checkpoint"):
         load_engine(backend="torch", onnx=tmp_path / "given.onnx")
+    with pytest.raises(ValueError, match="given.onnx: a 'window' graph was given; this engine needs frames"):
+        load_engine(backend="onnxruntime-cpu", onnx=tmp_path / "given.onnx", frame_cache=True)
 
 
 @pytest.mark.parametrize("bad", [np.zeros((81, 17, 2)), np.zeros((1, 80, 17, 2)), np.zeros((1, 81, 33, 2)),

@@ -2,6 +2,10 @@
 
 The live pipeline only knows this class: ``window`` (frames per window), ``lookahead`` (how many
 frames after the target frame each window holds), ``backend``, ``describe()`` and ``run()``.
+
+A backend runs whole windows (``_run``). A backend that can also run the network in two halves
+(``_encode_frames`` and ``_run_tokens``) gets a :class:`FrameTokenCache`, so overlapping windows
+encode each frame once; the output is the same up to float rounding.
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import numpy as np
 
 from engines.hot import HoTConfig
 from engines.presets import PRESETS
+from engines.runtime.frame_cache import FrameTokenCache
 
 
 class Engine(ABC):
@@ -25,6 +30,11 @@ class Engine(ABC):
         self.target = config.target_index(lookahead)  # validates lookahead
         self.weights = weights
         self.weights_sha256 = weights_sha256
+        self.frame_cache: FrameTokenCache | None = None
+
+    def use_frame_cache(self) -> None:
+        """Run windows as cached frame tokens + the rest of the network (see the module docstring)."""
+        self.frame_cache = FrameTokenCache(self._encode_frames)
 
     def describe(self) -> dict:
         """What is running, for logs and for the stream's metadata message."""
@@ -36,6 +46,7 @@ class Engine(ABC):
             "lookahead": self.lookahead,
             "target_index": self.target,
             "backend": self.backend,
+            "frame_cache": self.frame_cache is not None,
             "weights": str(self.weights) if self.weights else None,
             "weights_sha256": self.weights_sha256,
             **self._describe_backend(),
@@ -50,7 +61,9 @@ class Engine(ABC):
         expected = (self.window, self.config.num_joints, 2)
         if x.ndim != 4 or x.shape[1:] != expected or x.shape[0] < 1:
             raise ValueError(f"windows must have shape (B, {', '.join(map(str, expected))}), got {x.shape}")
-        return self._run(x)
+        if self.frame_cache is None:
+            return self._run(x)
+        return self._run_tokens(self.frame_cache(x))
 
     def targets(self, batch: int) -> np.ndarray:
         return np.full((batch,), self.target, dtype=np.int64)
@@ -58,6 +71,14 @@ class Engine(ABC):
     @abstractmethod
     def _run(self, windows: np.ndarray) -> np.ndarray:
         """Backend-specific inference on validated, contiguous float32 windows."""
+
+    def _encode_frames(self, frames: np.ndarray) -> np.ndarray:
+        """float32 frames (N, 17, 2) -> frame tokens (N, 17, C); backends with a frame cache only."""
+        raise NotImplementedError(f"the {self.backend} backend has no frame cache")
+
+    def _run_tokens(self, frame_tokens: np.ndarray) -> np.ndarray:
+        """float32 frame tokens (B, T, 17, C) -> (B, 17, 3); backends with a frame cache only."""
+        raise NotImplementedError(f"the {self.backend} backend has no frame cache")
 
 
 def preset_name(config: HoTConfig) -> str | None:

@@ -3,7 +3,9 @@
 ``auto`` tries TensorRT, ONNX Runtime CUDA, ONNX Runtime CPU, then PyTorch, and logs which one
 it chose and why each earlier one was skipped. ONNX-based backends export the checkpoint once
 into the cache directory (keyed by checkpoint sha256, export options and code version) unless an
-``.onnx`` file is given.
+``.onnx`` file is given: TensorRT gets the portable whole-window graph; ONNX Runtime gets graphs
+with its fused attention op, split in two for the frame-token cache (on by default for CPU
+backends; ``frame_cache=False`` runs whole windows).
 """
 from __future__ import annotations
 
@@ -19,8 +21,8 @@ log = logging.getLogger("hotstream.engines")
 
 BACKENDS = ("tensorrt", "onnxruntime-cuda", "onnxruntime-cpu", "torch")
 # Keyword options each backend accepts beyond the common ones.
-BACKEND_OPTIONS = {"tensorrt": {"fp16", "max_batch", "rebuild"}, "onnxruntime-cuda": set(),
-                   "onnxruntime-cpu": set(), "torch": {"compile", "fp16", "cuda_graph", "device"}}
+BACKEND_OPTIONS = {"tensorrt": {"fp16", "max_batch", "rebuild"}, "onnxruntime-cuda": {"frame_cache"},
+                   "onnxruntime-cpu": {"frame_cache"}, "torch": {"compile", "fp16", "cuda_graph", "device", "frame_cache"}}
 
 
 def unavailable_reason(backend: str) -> str | None:
@@ -71,19 +73,27 @@ class _Source:
     def info(self) -> dict:
         return {"weights": self.weights, "weights_sha256": self.sha256}
 
-    def onnx_file(self):
-        """(path, config, info) of the ONNX graph: the one given, or the cached export of the checkpoint."""
+    def onnx_graphs(self, kinds: tuple[str, ...], attention: str):
+        """(paths by graph kind, config, info): the ONNX file given (a whole-window graph), or the
+        cached export of the checkpoint."""
         from engines.export import export_onnx, read_metadata
 
         if self.onnx is not None:
             config, props = read_metadata(self.onnx)
-            return self.onnx, config, {"weights": None, "weights_sha256": props.get("hotstream.checkpoint_sha256")}
+            kind = props.get("hotstream.graph", "window")
+            if kinds != ("window",) or kind != "window":
+                raise ValueError(f"{self.onnx}: a {kind!r} graph was given; this engine needs {' + '.join(kinds)} "
+                                 "(give a whole-window graph, and frame_cache=False)")
+            return {"window": self.onnx}, config, {"weights": None, "weights_sha256": props.get("hotstream.checkpoint_sha256")}
         model = self.model()
-        path = onnx_cache_path(self.cache_dir, self.sha256, {"batch": "dyn", "opset": 17, "slim": 1})
-        if not path.is_file():
-            log.info("exporting %s to %s (first use of this checkpoint)", self.weights, path)
-            export_onnx(model, path, weights_sha256=self.sha256)
-        return path, model.config, self.info()
+        paths = {}
+        for kind in kinds:
+            options = {"graph": kind, "attn": attention, "batch": "dyn", "opset": 17, "slim": 1}
+            paths[kind] = onnx_cache_path(self.cache_dir, self.sha256, options)
+            if not paths[kind].is_file():
+                log.info("exporting %s to %s (first use of this checkpoint)", self.weights, paths[kind])
+                export_onnx(model, paths[kind], graph=kind, attention=attention, weights_sha256=self.sha256)
+        return paths, model.config, self.info()
 
 
 def _build(backend: str, source: _Source, lookahead: int, threads: int | None, options: dict) -> Engine:
@@ -91,14 +101,19 @@ def _build(backend: str, source: _Source, lookahead: int, threads: int | None, o
         from engines.runtime.torch_backend import TorchEngine
 
         return TorchEngine(source.model(), lookahead=lookahead, threads=threads, **options, **source.info())
-    path, config, info = source.onnx_file()
     if backend == "tensorrt":
         from engines.runtime.tensorrt_backend import TensorRTEngine
 
-        return TensorRTEngine(path, config, lookahead=lookahead, cache_dir=source.cache_dir, **options, **info)
+        paths, config, info = source.onnx_graphs(("window",), attention="onnx")
+        return TensorRTEngine(paths["window"], config, lookahead=lookahead, cache_dir=source.cache_dir, **options, **info)
     from engines.runtime.onnxruntime_backend import OnnxRuntimeEngine
 
-    return OnnxRuntimeEngine(path, config, backend=backend, lookahead=lookahead, threads=threads, **options, **info)
+    frame_cache = options.get("frame_cache")
+    if frame_cache is None:  # default: on for the CPU, and for a checkpoint (a given ONNX file is one whole graph)
+        frame_cache = backend == "onnxruntime-cpu" and source.onnx is None
+    kinds = ("frames", "tokens") if frame_cache else ("window",)
+    paths, config, info = source.onnx_graphs(kinds, attention="onnxruntime")
+    return OnnxRuntimeEngine(paths, config, backend=backend, lookahead=lookahead, threads=threads, **info)
 
 
 def load_engine(weights: str | Path | None = None, backend: str = "auto", lookahead: int = 0,
