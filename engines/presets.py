@@ -1,8 +1,9 @@
 """Named model sizes as plain configs.
 
 The official sizes reproduce the paper's MixSTE-based models at T=243. ``live-cpu`` is the
-project's default live model: the largest causal seq2frame model whose window runs in about
-10 ms on a 2-core CPU through ONNX Runtime (measured with ``tools/bench.py``; see the README).
+project's default live model: a causal seq2frame model whose window runs in under 10 ms on a
+2-core CPU through ONNX Runtime with the frame-token cache (about 13 ms on whole windows;
+measured with ``tools/bench.py``, see the README).
 """
 from __future__ import annotations
 
