@@ -60,6 +60,7 @@ class LifterSettings(_Section):
     backend: str = "auto"
     lookahead: int = Field(0, ge=0)
     threads: int | None = Field(1, ge=1)
+    frame_cache: bool | None = None
     max_batch: int = Field(1, ge=1)
     hold_frames: int = Field(5, ge=0)
     min_key_score: float = Field(0.5, ge=0, le=1)

@@ -109,8 +109,9 @@ def load_default_engine(settings: Settings):
 
     weights = settings.lifter.weights
     onnx = weights if weights is not None and weights.suffix.lower() == ".onnx" else None
+    options = {} if settings.lifter.frame_cache is None else {"frame_cache": settings.lifter.frame_cache}
     return load_engine(weights=None if onnx else weights, onnx=onnx, backend=settings.lifter.backend,
-                       lookahead=settings.lifter.lookahead, threads=settings.lifter.threads)
+                       lookahead=settings.lifter.lookahead, threads=settings.lifter.threads, **options)
 
 
 def _finite_2d(pose) -> bool:

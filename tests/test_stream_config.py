@@ -45,6 +45,15 @@ def test_overrides_are_typed_yaml_scalars():
     assert load_settings(CONFIG, ["root.focal_px=null"]).root.focal_px is None
 
 
+def test_frame_cache_setting_reaches_the_engine():
+    from stream.pipeline import load_default_engine
+
+    base = ["lifter.backend=onnxruntime-cpu"]
+    assert load_default_engine(load_settings(CONFIG, base)).describe()["frame_cache"] is True
+    off = load_default_engine(load_settings(CONFIG, [*base, "lifter.frame_cache=false"]))
+    assert off.describe()["frame_cache"] is False
+
+
 @pytest.mark.parametrize("override, message", [
     ("lifter.lookahed=5", "unknown setting 'lifter.lookahed'"),
     ("nosuch.key=1", "unknown setting 'nosuch'"),
