@@ -122,7 +122,8 @@ def load_engine(weights: str | Path | None = None, backend: str = "auto", lookah
     """A lifting engine for ``weights`` (default: the shipped live model) on ``backend``.
 
     ``options`` go to the backend's constructor (torch: ``compile``, ``fp16``, ``cuda_graph``,
-    ``device``; tensorrt: ``fp16``, ``max_batch``, ``rebuild``).
+    ``device``, ``frame_cache``; onnxruntime-*: ``frame_cache``; tensorrt: ``fp16``,
+    ``max_batch``, ``rebuild``). ``frame_cache`` defaults to on for CPU backends.
     """
     if backend != "auto" and backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose auto or one of {', '.join(BACKENDS)}")
