@@ -191,9 +191,9 @@ def tensorrt_supported_ops() -> set[str]:
 
 def tensorrt_problems(graph: onnx.ModelProto) -> list[str]:
     """Nodes TensorRT's ONNX parser would reject: ops off its support list, or restricted uses."""
-    supported = tensorrt_supported_ops()
-    problems = sorted({f"{n.domain + '.' if n.domain not in ('', 'ai.onnx') else ''}{n.op_type} is not supported"
-                       for n in graph.graph.node if n.op_type not in supported or n.domain not in ("", "ai.onnx")})
+    supported = tensorrt_supported_ops()  # standard ONNX ops: an op of another domain is never on it
+    names = {n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}.{n.op_type}" for n in graph.graph.node}
+    problems = sorted(f"{name} is not supported" for name in names - supported)
     for node in graph.graph.node:
         attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
         if node.op_type == "TopK" and attrs.get("sorted", 1) != 1:
