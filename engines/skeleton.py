@@ -37,6 +37,15 @@ FLIP_PERMUTATION: tuple[int, ...] = tuple(
 BONES: tuple[tuple[int, int], ...] = tuple((p, c) for c, p in enumerate(PARENTS) if p >= 0)
 
 
+def mirror(points: np.ndarray) -> np.ndarray:
+    """Left-right mirror image of H36M-17 points (..., 17, D): negate x, swap left and right.
+    The same for world poses, camera-frame poses and normalised screen coordinates (x = 0 is the
+    image centre)."""
+    out = np.asarray(points)[..., FLIP_PERMUTATION, :].copy()
+    out[..., 0] *= -1
+    return out
+
+
 def normalize_screen(xy: np.ndarray, width: float, height: float) -> np.ndarray:
     """Pixels -> normalised screen coordinates: ``x/w*2-1``, ``y/w*2-h/w``."""
     xy = np.asarray(xy, dtype=np.float32)
@@ -66,6 +75,21 @@ MP = {name: i for i, name in enumerate((
     "left_heel", "right_heel", "left_foot_index", "right_foot_index",
 ))}
 NUM_MEDIAPIPE_LANDMARKS = len(MP)
+
+
+def mediapipe_swap(parts: str = "body") -> np.ndarray:
+    """Index permutation (33,) that swaps MediaPipe's left and right landmarks of the whole
+    ``"body"`` (face included), the ``"arms"`` (shoulders to fingers) or the ``"legs"``
+    (hips to toes): the label swaps BlazePose makes."""
+    first, last = {"body": (0, 32), "arms": (11, 22), "legs": (23, 32)}[parts]
+    perm = np.arange(NUM_MEDIAPIPE_LANDMARKS)
+    for name, i in MP.items():
+        if name.startswith("left_") and first <= i <= last:
+            j = MP["right_" + name[5:]]
+            perm[i], perm[j] = j, i
+    if parts == "body":
+        perm[MP["mouth_left"]], perm[MP["mouth_right"]] = MP["mouth_right"], MP["mouth_left"]
+    return perm
 
 # H36M joints that are a single MediaPipe landmark.
 _DIRECT = {

@@ -86,12 +86,13 @@ class SolutionsPose:
     """``mediapipe.solutions.pose`` (BlazePose GHUM 3D, one person, tracking between frames)."""
 
     def __init__(self, model_complexity: int = 1, min_detection_confidence: float = 0.5,
-                 min_tracking_confidence: float = 0.5, same_person_iou: float = 0.1) -> None:
+                 min_tracking_confidence: float = 0.5, same_person_iou: float = 0.1,
+                 static_image_mode: bool = False) -> None:
         import mediapipe as mp
 
         try:
             self.pose = mp.solutions.pose.Pose(
-                static_image_mode=False, model_complexity=model_complexity, smooth_landmarks=True,
+                static_image_mode=static_image_mode, model_complexity=model_complexity, smooth_landmarks=True,
                 enable_segmentation=False, min_detection_confidence=min_detection_confidence,
                 min_tracking_confidence=min_tracking_confidence)
         except OSError as err:  # urllib's URLError included

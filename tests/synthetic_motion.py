@@ -75,19 +75,20 @@ def project(pose3d: np.ndarray, root: np.ndarray, focal_px: float, size: tuple[i
 
 
 def landmarks_from_h36m(xy: np.ndarray) -> np.ndarray:
-    """(17, 2) H36M pixels -> (33, 2) MediaPipe landmarks that map back onto them exactly
-    (so synthetic poses can go through the real ``Pose2D`` and wire encoder)."""
-    landmarks = np.zeros((33, 2), np.float32)
+    """(..., 17, D) H36M points -> (..., 33, D) MediaPipe landmarks that map back onto them
+    exactly (so synthetic poses can go through the real ``Pose2D`` and wire encoder)."""
+    xy = np.asarray(xy)
+    landmarks = np.zeros(xy.shape[:-2] + (33, xy.shape[-1]), np.float32)
     for side in ("left", "right"):
         for mp, h36m in (("hip", "hip"), ("knee", "knee"), ("ankle", "ankle"), ("heel", "ankle"),
                          ("foot_index", "ankle"), ("shoulder", "shoulder"), ("elbow", "elbow"),
                          ("wrist", "wrist"), ("pinky", "wrist"), ("index", "wrist"), ("thumb", "wrist")):
-            landmarks[MP[f"{side}_{mp}"]] = xy[J[f"{side}_{h36m}"]]
-    nose, top = xy[J["neck_nose"]], xy[J["head_top"]]
+            landmarks[..., MP[f"{side}_{mp}"], :] = xy[..., J[f"{side}_{h36m}"], :]
+    nose, top = xy[..., J["neck_nose"], :], xy[..., J["head_top"], :]
     for name in ("nose", "left_ear", "right_ear", "mouth_left", "mouth_right"):
-        landmarks[MP[name]] = nose
+        landmarks[..., MP[name], :] = nose
     for name in ("left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye", "right_eye_outer"):
-        landmarks[MP[name]] = nose + (top - nose) / HEAD_TOP_FACE_SCALE
+        landmarks[..., MP[name], :] = nose + (top - nose) / HEAD_TOP_FACE_SCALE
     return landmarks
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from engines.hot import HoTConfig
 from engines.presets import PRESETS
+from engines.skeleton import mirror
 from engines.runtime.frame_cache import FrameTokenCache
 
 
@@ -31,6 +32,7 @@ class Engine(ABC):
         self.weights = weights
         self.weights_sha256 = weights_sha256
         self.frame_cache: FrameTokenCache | None = None
+        self.flip = False  # flip test-time augmentation: also lift the mirrored windows, average
 
     def use_frame_cache(self) -> None:
         """Run windows as cached frame tokens + the rest of the network (see the module docstring)."""
@@ -47,6 +49,7 @@ class Engine(ABC):
             "target_index": self.target,
             "backend": self.backend,
             "frame_cache": self.frame_cache is not None,
+            "flip": self.flip,
             "weights": str(self.weights) if self.weights else None,
             "weights_sha256": self.weights_sha256,
             **self._describe_backend(),
@@ -61,9 +64,15 @@ class Engine(ABC):
         expected = (self.window, self.config.num_joints, 2)
         if x.ndim != 4 or x.shape[1:] != expected or x.shape[0] < 1:
             raise ValueError(f"windows must have shape (B, {', '.join(map(str, expected))}), got {x.shape}")
+        if not self.flip:
+            return self._lift(x)
+        both = self._lift(np.concatenate([x, mirror(x)]))
+        return (both[:len(x)] + mirror(both[len(x):])) / 2
+
+    def _lift(self, windows: np.ndarray) -> np.ndarray:
         if self.frame_cache is None:
-            return self._run(x)
-        return self._run_tokens(self.frame_cache(x))
+            return self._run(windows)
+        return self._run_tokens(self.frame_cache(windows))
 
     def targets(self, batch: int) -> np.ndarray:
         return np.full((batch,), self.target, dtype=np.int64)

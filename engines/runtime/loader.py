@@ -118,13 +118,22 @@ def _build(backend: str, source: _Source, lookahead: int, threads: int | None, o
 
 def load_engine(weights: str | Path | None = None, backend: str = "auto", lookahead: int = 0,
                 onnx: str | Path | None = None, cache_dir: str | Path | None = None,
-                threads: int | None = None, **options) -> Engine:
+                threads: int | None = None, flip: bool = False, **options) -> Engine:
     """A lifting engine for ``weights`` (default: the shipped live model) on ``backend``.
+
+    ``flip`` turns on flip test-time augmentation: every window is also lifted mirrored (left
+    and right swapped) and the two poses are averaged, at twice the cost.
 
     ``options`` go to the backend's constructor (torch: ``compile``, ``fp16``, ``cuda_graph``,
     ``device``, ``frame_cache``; onnxruntime-*: ``frame_cache``; tensorrt: ``fp16``,
     ``max_batch``, ``rebuild``). ``frame_cache`` defaults to on for CPU backends.
     """
+    engine = _load(weights, backend, lookahead, onnx, cache_dir, threads, options)
+    engine.flip = flip
+    return engine
+
+
+def _load(weights, backend: str, lookahead: int, onnx, cache_dir, threads: int | None, options: dict) -> Engine:
     if backend != "auto" and backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose auto or one of {', '.join(BACKENDS)}")
     source = _Source(weights, onnx, cache_dir)
