@@ -125,23 +125,38 @@ def checkpoint_fps(weights: str | Path | None) -> float:
     return float(info.get("fps", DEFAULT_FPS))
 
 
+def read_world(path: str | Path, frames: int) -> np.ndarray:
+    """MediaPipe world landmarks (N, 33, 3) in metres from a ``.npy``, for ``frames`` frames."""
+    world = np.asarray(read_pose2d(path), dtype=np.float32)
+    if world.shape != (frames, NUM_MEDIAPIPE_LANDMARKS, 3):
+        raise ValueError(f"{path}: world landmarks must have shape ({frames}, 33, 3) to match the 2D input, "
+                         f"got {world.shape}")
+    return world
+
+
 def lift_file(input_path: str | Path, output_path: str | Path, weights: str | Path | None = None,
               lookahead: int = 0, width: float | None = None, height: float | None = None,
               fps: float | None = None, backend: str = "auto", batch_size: int = 256,
-              progress: bool = True) -> dict:
-    """Lift a 2D array file and write ``pose3d`` (N, 17, 3) to an ``.npz``; returns a summary."""
+              progress: bool = True, world_path: str | Path | None = None, flip: bool = False) -> dict:
+    """Lift a 2D array file and write ``pose3d`` (N, 17, 3) to an ``.npz``; returns a summary.
+
+    With ``world_path`` (MediaPipe's world landmarks of the same frames) ``pose3d`` is the fused
+    output the live pipeline publishes and ``pose3d_lifter`` the lifter's alone."""
+    from engines.fusion import fuse_world, world_to_h36m
     from engines.runtime import load_engine
 
     pose2d = to_h36m(read_pose2d(input_path), width, height)
+    world = read_world(world_path, len(pose2d)) if world_path is not None else None
     model_fps = checkpoint_fps(weights)
-    engine = load_engine(weights, backend=backend, lookahead=lookahead)
-    pose3d = lift_sequence(engine, pose2d, fps, model_fps, batch_size, progress)
+    engine = load_engine(weights, backend=backend, lookahead=lookahead, flip=flip)
+    lifted = lift_sequence(engine, pose2d, fps, model_fps, batch_size, progress)
+    pose3d = fuse_world(lifted, world_to_h36m(world)) if world is not None else lifted
     described = engine.describe()
     output_path = Path(output_path)
     output_path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(output_path, pose3d=pose3d, fps=np.float32(fps or model_fps), lookahead=np.int64(lookahead),
+    np.savez(output_path, pose3d=pose3d, pose3d_lifter=lifted, fps=np.float32(fps or model_fps), lookahead=np.int64(lookahead),
              model_fps=np.float32(model_fps), backend=described["backend"],
              weights_sha256=described["weights_sha256"] or "")
     return {"frames": len(pose3d), "output": str(output_path), "backend": described["backend"],
             "window": engine.window, "lookahead": lookahead, "model_fps": model_fps,
-            "resampled": fps is not None and fps != model_fps}
+            "resampled": fps is not None and fps != model_fps, "fused": world is not None}

@@ -61,6 +61,8 @@ class LifterSettings(_Section):
     lookahead: int = Field(0, ge=0)
     threads: int | None = Field(1, ge=1)
     frame_cache: bool | None = None
+    flip: bool = False
+    fuse_world: bool = True
     max_batch: int = Field(1, ge=1)
     hold_frames: int = Field(5, ge=0)
     min_key_score: float = Field(0.5, ge=0, le=1)

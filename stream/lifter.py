@@ -9,12 +9,14 @@ Fault policy: a change of source epoch (camera reconnected, stall, looped video)
 size restarts the window like a change of person, so no window spans a gap. A lifted pose or
 root that is not finite is never handed on: the frame is dropped and counted (``non_finite``).
 A pose is ``confident`` only when it is valid and every key joint's 2D score reaches
-``min_key_score``; consumers get the scores too.
+``min_key_score``; consumers get the scores too. With ``fuse_world`` the lifted pose is fused
+with MediaPipe's world landmarks of the same frame (:mod:`engines.fusion`).
 """
 from __future__ import annotations
 
 import numpy as np
 
+from engines.fusion import fuse_world, world_to_h36m
 from engines.skeleton import JOINT_NAMES
 from stream.record import FrameRecord
 from stream.ring import PoseRing
@@ -26,8 +28,10 @@ class LifterStage:
     def __init__(self, engine, hold_frames: int = 5, root: bool = True, focal_px: float | None = None,
                  hfov_deg: float = 60.0, smoother: PoseSmoother | None = None,
                  max_batch: int | None = None, min_key_score: float = 0.5,
-                 key_joints: tuple[str, ...] = ("left_hip", "right_hip", "left_shoulder", "right_shoulder")) -> None:
+                 key_joints: tuple[str, ...] = ("left_hip", "right_hip", "left_shoulder", "right_shoulder"),
+                 fuse_world: bool = False) -> None:
         self.engine = engine
+        self.fuse_world = fuse_world
         self.min_key_score = min_key_score
         self.key_joints = [JOINT_NAMES.index(name) for name in key_joints]
         self.max_batch = max_batch
@@ -105,6 +109,9 @@ class LifterStage:
         done = []
         # Root-align (as MPJPE does): consumers are promised the pelvis exactly at the origin.
         poses = poses - poses[:, :1]
+        if self.fuse_world:
+            world = np.stack([world_to_h36m(rec.pose2d.world) for rec, _ in self._pending])
+            poses = fuse_world(poses, world)
         for (rec, segment), pose in zip(self._pending, poses):
             rec.pose3d = pose
             rec.stamp("lift")

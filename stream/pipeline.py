@@ -111,7 +111,8 @@ def load_default_engine(settings: Settings):
     onnx = weights if weights is not None and weights.suffix.lower() == ".onnx" else None
     options = {} if settings.lifter.frame_cache is None else {"frame_cache": settings.lifter.frame_cache}
     return load_engine(weights=None if onnx else weights, onnx=onnx, backend=settings.lifter.backend,
-                       lookahead=settings.lifter.lookahead, threads=settings.lifter.threads, **options)
+                       lookahead=settings.lifter.lookahead, threads=settings.lifter.threads,
+                       flip=settings.lifter.flip, **options)
 
 
 def _finite_2d(pose) -> bool:
@@ -154,7 +155,7 @@ class Pipeline:
             live = not s.source.as_fast_as_possible or self.source.source_id.startswith("camera:")
             self.lifter = LifterStage(self.engine, s.lifter.hold_frames, s.root.enabled, s.root.focal_px,
                                       s.root.hfov_deg, smoother, s.lifter.max_batch if live else None,
-                                      s.lifter.min_key_score, tuple(s.lifter.key_joints))
+                                      s.lifter.min_key_score, tuple(s.lifter.key_joints), s.lifter.fuse_world)
             p = s.publisher
             self.publisher = Publisher(p.endpoint, p.stream_id, p.send_hwm, p.meta_interval_s,
                                        allow_remote=p.allow_remote, curve_secret_key=p.curve_secret_key,

@@ -14,6 +14,7 @@ from engines.export import export_onnx, sliding_windows
 from engines.hot import HoT
 from engines.presets import get_preset
 from engines.runtime import BACKENDS, load_engine, unavailable_reason
+from engines.skeleton import mirror
 from engines.runtime.cache import onnx_cache_path, plan_cache_path, plan_key, stale_reasons, write_plan_key
 
 SAMPLE = Path(__file__).parent / "data" / "sample_pose2d.npz"
@@ -57,6 +58,16 @@ def test_torch_engine_runs_and_describes_itself(weights, windows):
     assert info["lookahead"] == engine.lookahead == 3 and info["target_index"] == 77
     assert info["weights"] == str(weights) and len(info["weights_sha256"]) == 64
     assert info["config"]["prune"] == "tpc" and info["preset"] == "live-cpu"
+
+
+def test_flip_augmentation_averages_the_window_and_its_mirror_image(weights, windows, cache_dir):
+    plain = load_engine(weights, backend="onnxruntime-cpu", cache_dir=cache_dir)
+    flipped = load_engine(weights, backend="onnxruntime-cpu", cache_dir=cache_dir, flip=True)
+    expected = (plain.run(windows) + mirror(plain.run(mirror(windows)))) / 2
+    np.testing.assert_allclose(flipped.run(windows), expected, atol=1e-5)
+    # Mirroring the input mirrors the output exactly: left and right are treated alike.
+    np.testing.assert_allclose(flipped.run(mirror(windows)), mirror(flipped.run(windows)), atol=1e-5)
+    assert flipped.describe()["flip"] and not plain.describe()["flip"]
 
 
 def test_onnxruntime_matches_torch_and_export_is_cached(weights, windows, cache_dir, caplog):

@@ -1,7 +1,13 @@
-"""Evaluate a checkpoint on held-out mocap clips and, when present, Human3.6M (see engines/evaluate.py).
+"""Evaluate a checkpoint on real video against a multi-camera reference, or on held-out mocap
+clips and, when present, Human3.6M (see engines/evaluate_video.py and engines/evaluate.py).
 
+    .venv/bin/python tools/evaluate.py --reference runs/reference.npz --out runs/eval-real.md
     .venv/bin/python tools/evaluate.py --weights engines/weights/live-cpu.safetensors \
         --lookahead 0 5 centre --out runs/eval.md
+
+With --reference (made by tools/triangulate.py) each camera's BlazePose run is lifted and
+compared, beside MediaPipe's world landmarks and the fused output, per camera; --out then also
+writes a .json and a .png beside the Markdown file.
 """
 from __future__ import annotations
 
@@ -15,7 +21,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engines import evaluate  # noqa: E402
-from engines.checkpoint import read_checkpoint  # noqa: E402
+from engines.checkpoint import DEFAULT_WEIGHTS, read_checkpoint  # noqa: E402
 from engines.runtime import load_engine  # noqa: E402
 
 
@@ -23,8 +29,10 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", help="hotstream checkpoint (default: the shipped live model); convert "
                    "official weights first with tools/import_weights.py")
-    p.add_argument("--backend", default="torch", help="torch, onnxruntime, tensorrt or auto")
-    p.add_argument("--lookahead", nargs="+", default=["0", "5", "centre"])
+    p.add_argument("--backend", default="torch", help="torch, onnxruntime-cpu, tensorrt or auto")
+    p.add_argument("--reference", help="multi-camera reference .npz (tools/triangulate.py): evaluate on real video")
+    p.add_argument("--flip", action="store_true", help="flip test-time augmentation")
+    p.add_argument("--lookahead", nargs="+", help="default: 0 5 centre (mocap), 0 (--reference)")
     p.add_argument("--data", default="data/mocap", help="mocap cache with the clips to evaluate on")
     p.add_argument("--clips", nargs="*", help="clip-name glob patterns (default: the checkpoint's held-out clips)")
     p.add_argument("--noise", choices=("none", "detector", "both"), default="both",
@@ -38,11 +46,13 @@ def main() -> int:
     p.add_argument("--h36m-2d", help="VideoPose3D data_2d_h36m_<detector>.npz")
     p.add_argument("--out", help="write the tables to this Markdown file (and a .csv beside it)")
     a = p.parse_args()
+    if a.reference:
+        return evaluate_real_video(a)
     try:
-        weights = a.weights or str(Path(__file__).resolve().parents[1] / "engines/weights/live-cpu.safetensors")
+        weights = a.weights or str(DEFAULT_WEIGHTS)
         config, _, info = read_checkpoint(weights)
-        lookaheads = sorted({evaluate.resolve_lookahead(v, config.num_frames) for v in a.lookahead})
-        lifters = {la: load_engine(weights, a.backend, la, threads=a.threads).run for la in lookaheads}
+        lookaheads = sorted({evaluate.resolve_lookahead(v, config.num_frames) for v in a.lookahead or ["0", "5", "centre"]})
+        lifters = {la: load_engine(weights, a.backend, la, threads=a.threads, flip=a.flip).run for la in lookaheads}
         rows = []
         if a.clips is not None or info.get("holdout") or not (a.h36m_3d or a.h36m_2d):
             from engines.data.mocap import load_cache
@@ -82,6 +92,28 @@ def main() -> int:
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
+    return 0
+
+
+def evaluate_real_video(a: argparse.Namespace) -> int:
+    from engines.evaluate_video import engine_lift, evaluate_reference, markdown_table, write_report
+    from engines.reference import Reference
+
+    try:
+        config, _, _ = read_checkpoint(a.weights or DEFAULT_WEIGHTS)
+        lookaheads = [evaluate.resolve_lookahead(v, config.num_frames) for v in a.lookahead or ["0"]]
+        if len(lookaheads) != 1:
+            raise ValueError("--reference takes one --lookahead")
+        lift = engine_lift(a.weights, a.backend, lookaheads[0], a.flip, a.threads)
+        rows = evaluate_reference(lift, Reference.load(a.reference))
+    except (ValueError, FileNotFoundError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(markdown_table(rows))
+    if a.out:
+        title = (f"{a.reference}: weights {a.weights or 'shipped'}, backend {a.backend}, lookahead "
+                 f"{lookaheads[0]}{', flip' if a.flip else ''}")
+        write_report(rows, a.out, title)
     return 0
 
 

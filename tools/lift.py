@@ -6,7 +6,9 @@
 INPUT is a .npy/.npz array: (N, 17, 2) Human3.6M joints or (N, 33, 2|3) MediaPipe landmarks
 (a third channel of visibility is dropped), in pixels with --width/--height, else already
 normalised (x/w*2-1, y/w*2-h/w). The output .npz holds ``pose3d`` (N, 17, 3): metres,
-root-relative, camera coordinates, one pose per input frame.
+root-relative, camera coordinates, one pose per input frame, and ``pose3d_lifter``, the lifter's
+alone. With --world (MediaPipe's world landmarks of the same frames) ``pose3d`` is fused with
+them, as the live pipeline publishes it; without, the two are the same.
 """
 from __future__ import annotations
 
@@ -34,17 +36,21 @@ def main() -> int:
     p.add_argument("--fps", type=float, help="input frame rate; resampled to the model's rate and back")
     p.add_argument("--backend", default="auto", choices=("auto",) + BACKENDS)
     p.add_argument("--batch-size", type=int, default=256, help="windows per engine call")
+    p.add_argument("--world", help="MediaPipe world landmarks of the same frames, (N, 33, 3) .npy in metres: "
+                   "pose3d is then fused with them as the live pipeline does (lifter.fuse_world)")
+    p.add_argument("--flip", action="store_true", help="flip test-time augmentation (lifter.flip)")
     a = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         summary = lift_file(a.input, a.output, a.weights, a.lookahead, a.width, a.height, a.fps,
-                            a.backend, a.batch_size)
+                            a.backend, a.batch_size, world_path=a.world, flip=a.flip)
     except (CheckpointError, ValueError, FileNotFoundError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"wrote {summary['output']}: {summary['frames']} frames, backend {summary['backend']}, "
           f"window {summary['window']}, lookahead {summary['lookahead']}"
-          + (f", resampled via {summary['model_fps']:g} fps" if summary["resampled"] else ""))
+          + (f", resampled via {summary['model_fps']:g} fps" if summary["resampled"] else "")
+          + (", fused with the world landmarks" if summary["fused"] else ""))
     return 0
 
 
