@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from engines.data.camera import look_at, project, world_to_camera
-from engines.skeleton import FLIP_PERMUTATION, NUM_JOINTS, PARENTS, normalize_screen
+from engines.skeleton import FLIP_PERMUTATION, JOINT_INDEX, NUM_JOINTS, PARENTS, mirror, normalize_screen
 
 FPS = 50.0  # the frame rate the lifter is trained at
 # Bones whose length is scaled together, so left and right stay symmetric and the derived torso
@@ -29,6 +29,8 @@ FPS = 50.0  # the frame rate the lifter is trained at
 _BONE_GROUP = (0, 1, 2, 3, 1, 2, 3, 4, 4, 5, 6, 7, 8, 9, 7, 8, 9)
 _NUM_BONE_GROUPS = 10
 LANDSCAPE_SIZES = ((1280, 720), (1920, 1080), (640, 480), (960, 540), (1768, 994))
+_ARM_JOINTS = tuple(JOINT_INDEX[f"{side}_{j}"] for side in ("left", "right") for j in ("shoulder", "elbow", "wrist"))
+_LEG_JOINTS = tuple(JOINT_INDEX[f"{side}_{j}"] for side in ("left", "right") for j in ("hip", "knee", "ankle"))
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class Augmentation:
     bone_scale_std: float = 0.06  # per bone-group relative length change
     mirror_prob: float = 0.5
     rotate: bool = True  # uniform rotation about gravity
+    limb_rotation_deg: float = 12.0  # std of the per-window turn of each arm and thigh segment
 
 
 @dataclass(frozen=True)
@@ -58,16 +61,33 @@ class CameraRanges:
 
 @dataclass(frozen=True)
 class DetectorNoise:
-    """2D noise in fractions of the person's height in pixels (MediaPipe-like)."""
+    """2D noise in fractions of the person's height in pixels, fitted to BlazePose against the
+    multi-view reference of Pose2Sim's Demo_MultiPerson (4 cameras, docs/model-card.md)."""
 
-    joint_offset: float = 0.012  # per-clip, per-joint offset: joint definitions differ
-    jitter: tuple[float, float] = (0.002, 0.012)  # per-frame white noise std range
-    wander: float = 0.006  # slowly varying error std
+    joint_offset: float = 0.019  # per-clip, per-joint offset (fitted: 0.019)
+    jitter: tuple[float, float] = (0.004, 0.012)  # per-frame white noise std range at rest ...
+    jitter_per_speed: float = 0.7  # ... plus this times the joint's speed (heights per frame; fitted)
+    wander: float = 0.02  # slowly varying error std (fitted: 0.022)
     drop_prob: float = 0.02  # per joint and window: a burst where the joint is held at a stale value
     low_conf_prob: float = 0.03  # per joint and window: a burst of large errors
     low_conf_std: float = 0.06
     burst_frames: tuple[int, int] = (3, 25)
     repeat_prob: float = 0.02  # per frame: the detector output repeats the previous frame
+    # Per window: a burst in which BlazePose labels left as right (whole body, arms or legs), as
+    # in side views and when a person faces the camera (fitted: whole-body swaps in 4 % of the
+    # frames, legs 0.3 %, arms none; the sample clip's frontal walker has more).
+    swap_body_prob: float = 0.3
+    swap_arms_prob: float = 0.05
+    swap_legs_prob: float = 0.05
+    swap_frames: tuple[int, int] = (2, 20)
+
+
+# BlazePose's landmarks are not mocap joint centres: its hips sit closer together, its "nose" is
+# the nose, not the neck. Lengths of these bones relative to the thigh in the Demo_MultiPerson
+# reference (docs/model-card.md); each training window is rescaled to them, so the lifter's input
+# and output follow BlazePose's definitions whatever the mocap source.
+MEDIAPIPE_PROPORTIONS = {"hip_width": 0.477, "shoulder_width": 0.882, "torso": 1.301,
+                         "thorax_to_nose": 0.586, "nose_to_head_top": 0.392}
 
 
 @dataclass
@@ -123,18 +143,52 @@ def scale_bones(positions: np.ndarray, factors: np.ndarray) -> np.ndarray:
     return out
 
 
+def _rotation_matrices(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    """Rodrigues: unit axes (n, 3) and angles (n,) -> rotation matrices (n, 3, 3)."""
+    k = np.zeros((len(axis), 3, 3))
+    k[:, 0, 1], k[:, 0, 2], k[:, 1, 2] = -axis[:, 2], axis[:, 1], -axis[:, 0]
+    k = k - np.swapaxes(k, 1, 2)
+    s, c = np.sin(angle)[:, None, None], np.cos(angle)[:, None, None]
+    return np.eye(3) + s * k + (1 - c) * k @ k
+
+
+def _descendants(joint: int) -> list[int]:
+    out = [joint]
+    for child, parent in enumerate(PARENTS):
+        if parent in out:
+            out.append(child)
+    return out
+
+
+# Joints about which a limb is turned, with the joints that turn along (PoseAug-style).
+_LIMB_PIVOTS = tuple((JOINT_INDEX[f"{side}_{pivot}"], _descendants(JOINT_INDEX[f"{side}_{child}"]))
+                     for side in ("left", "right")
+                     for pivot, child in (("shoulder", "elbow"), ("elbow", "wrist"), ("hip", "knee")))
+
+
+def rotate_limbs(positions: np.ndarray, rng: np.random.Generator, std_deg: float) -> np.ndarray:
+    """New poses from the same motion: each upper arm, forearm and thigh of a window (n, T, 17, 3)
+    turned about its joint by one random rotation (angle ~ N(0, std_deg), at most 2 std), the
+    same over the window, so the motion stays smooth and bone lengths stay put."""
+    if std_deg <= 0:
+        return positions
+    out = positions.copy()
+    n = len(positions)
+    for pivot, moving in _LIMB_PIVOTS:
+        axis = rng.normal(size=(n, 3))
+        axis /= np.linalg.norm(axis, axis=-1, keepdims=True)
+        angle = np.radians(np.clip(rng.normal(0, std_deg, n), -2 * std_deg, 2 * std_deg))
+        rot = _rotation_matrices(axis, angle)  # (n, 3, 3)
+        centre = out[:, :, pivot:pivot + 1]
+        out[:, :, moving] = np.einsum("nij,ntkj->ntki", rot, out[:, :, moving] - centre) + centre
+    return out
+
+
 def random_bone_factors(rng: np.random.Generator, n: int, aug: Augmentation) -> np.ndarray:
     """(n, 17) symmetric bone-length factors: an overall size times a per-bone-group change."""
     body = rng.uniform(*aug.body_scale, size=(n, 1))
     groups = np.clip(rng.normal(1.0, aug.bone_scale_std, size=(n, _NUM_BONE_GROUPS)), 0.8, 1.2)
     return body * groups[:, _BONE_GROUP]
-
-
-def mirror(positions: np.ndarray) -> np.ndarray:
-    """Left-right mirror image: negate world x and swap left and right joints."""
-    out = positions[..., FLIP_PERMUTATION, :].copy()
-    out[..., 0] *= -1
-    return out
 
 
 def rotate_about_gravity(positions: np.ndarray, angle: np.ndarray) -> np.ndarray:
@@ -155,10 +209,31 @@ def center_on_floor(positions: np.ndarray) -> np.ndarray:
     return positions - offset[:, None, None, :]
 
 
+def mediapipe_definitions(windows: np.ndarray) -> np.ndarray:
+    """Windows (n, T, 17, 3) with hip and shoulder widths, torso, neck and head rescaled to
+    :data:`MEDIAPIPE_PROPORTIONS` of each window's median thigh length."""
+    bone = lambda child: np.median(np.linalg.norm(windows[:, :, child] - windows[:, :, PARENTS[child]], axis=-1), 1)
+    j = JOINT_INDEX
+    thigh = (bone(j["left_knee"]) + bone(j["right_knee"])) / 2
+    torso = np.median(np.linalg.norm(windows[:, :, j["thorax"]] - windows[:, :, j["pelvis"]], axis=-1), 1)
+    want = {name: MEDIAPIPE_PROPORTIONS[name] * thigh for name in MEDIAPIPE_PROPORTIONS}
+    factors = np.ones((len(windows), NUM_JOINTS))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for side in ("left", "right"):
+            factors[:, j[f"{side}_hip"]] = want["hip_width"] / 2 / bone(j[f"{side}_hip"])
+            factors[:, j[f"{side}_shoulder"]] = want["shoulder_width"] / 2 / bone(j[f"{side}_shoulder"])
+        factors[:, j["spine"]] = factors[:, j["thorax"]] = want["torso"] / torso
+        factors[:, j["neck_nose"]] = want["thorax_to_nose"] / bone(j["neck_nose"])
+        factors[:, j["head_top"]] = want["nose_to_head_top"] / bone(j["head_top"])
+    return scale_bones(windows, np.nan_to_num(factors, nan=1.0, posinf=1.0))
+
+
 def augment(windows: np.ndarray, rng: np.random.Generator, aug: Augmentation) -> np.ndarray:
-    """Bone lengths, mirroring and rotation about gravity, then centring on the floor."""
+    """BlazePose's joint definitions, bone lengths, limb rotations, mirroring and rotation about
+    gravity, then centring on the floor."""
     n = len(windows)
-    out = scale_bones(windows, random_bone_factors(rng, n, aug))
+    out = scale_bones(mediapipe_definitions(windows), random_bone_factors(rng, n, aug))
+    out = rotate_limbs(out, rng, aug.limb_rotation_deg)
     flip = rng.random(n) < aug.mirror_prob
     out[flip] = mirror(out[flip])
     if aug.rotate:
@@ -213,6 +288,29 @@ def _bursts(rng: np.random.Generator, shape: tuple[int, int, int], prob: float,
     return active & (frame >= start) & (frame < start + length), start
 
 
+def swap_permutation(joints: Sequence[int]) -> np.ndarray:
+    """Index permutation (17,) that swaps left and right among ``joints`` only."""
+    perm = np.arange(NUM_JOINTS)
+    perm[list(joints)] = np.asarray(FLIP_PERMUTATION)[list(joints)]
+    return perm
+
+
+_SWAPS = (("swap_body_prob", swap_permutation(range(NUM_JOINTS))),
+          ("swap_arms_prob", swap_permutation(_ARM_JOINTS)),
+          ("swap_legs_prob", swap_permutation(_LEG_JOINTS)))
+
+
+def add_label_swaps(pixels: np.ndarray, rng: np.random.Generator, noise: DetectorNoise) -> np.ndarray:
+    """Left/right label swaps in bursts of frames, of the whole body, the arms or the legs."""
+    n, t = pixels.shape[:2]
+    out = pixels.copy()
+    for prob_name, perm in _SWAPS:
+        burst, _ = _bursts(rng, (n, t, 1), getattr(noise, prob_name), noise.swap_frames)
+        hit = burst[..., 0]
+        out[hit] = out[hit][:, perm]
+    return out
+
+
 def add_detector_noise(pixels: np.ndarray, rng: np.random.Generator,
                        noise: DetectorNoise = DetectorNoise()) -> np.ndarray:
     """MediaPipe-like errors on 2D windows (n, T, 17, 2), scaled by each person's pixel height."""
@@ -221,6 +319,9 @@ def add_detector_noise(pixels: np.ndarray, rng: np.random.Generator,
     scale = np.maximum(height, 1.0)[:, None, None, None]
     out = pixels + rng.normal(0, noise.joint_offset, (n, 1, j, 2)) * scale
     jitter = rng.uniform(*noise.jitter, size=(n, 1, 1, 1))
+    if t > 1:
+        speed = np.linalg.norm(np.gradient(pixels, axis=1), axis=-1, keepdims=True) / scale
+        jitter = jitter + noise.jitter_per_speed * speed
     out = out + rng.normal(0, 1, (n, t, j, 2)) * jitter * scale
     if t > 1:  # slow wander: white noise smoothed over ~10 frames, rescaled to unit std
         white = rng.normal(0, 1, (n, t + 9, j, 2)).cumsum(1)
@@ -234,7 +335,8 @@ def add_detector_noise(pixels: np.ndarray, rng: np.random.Generator,
     fresh = np.where(rng.random((n, t)) < noise.repeat_prob, 0, np.arange(t)[None, :])
     fresh[:, 0] = 0
     repeated = np.maximum.accumulate(fresh, axis=1)
-    return np.take_along_axis(out, repeated[:, :, None, None], axis=1).astype(np.float32)
+    out = np.take_along_axis(out, repeated[:, :, None, None], axis=1)
+    return add_label_swaps(out, rng, noise).astype(np.float32)
 
 
 # --- pairs --------------------------------------------------------------------------------------
