@@ -98,7 +98,7 @@ def split_holdout(clips: Sequence, patterns: Sequence[str]) -> tuple[list, list]
 
 def load_mix(path: str | Path | None) -> dict:
     """A data-mix YAML: ``sources: {name: weight}`` (sampling weight per source, default 1) and
-    ``user: [{path: file.bvh, weight: 1.0}, ...]`` (extra clips from user BVH/C3D/npz files)."""
+    ``user: [{path: file.bvh, weight: 1.0}, ...]`` (extra clips from user BVH/AMC/C3D/npz files)."""
     if path is None:
         return {"sources": {}, "user": []}
     path = Path(path)

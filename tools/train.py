@@ -39,7 +39,8 @@ def main() -> int:
     p.add_argument("--data", default="data/mocap", help="mocap cache directory (tools/fetch_mocap.py)")
     p.add_argument("--holdout", nargs="*", default=list(DEFAULT_HOLDOUT),
                    help="glob patterns of clip names held out for validation")
-    p.add_argument("--user-source", nargs="*", default=[], help="extra BVH/C3D/npz clips to train on")
+    p.add_argument("--user-source", nargs="*", default=[],
+                   help="extra BVH/AMC/C3D/npz clips to train on")
     p.add_argument("--mix", help="data-mix YAML: sources: {name: weight}, user: [{path, weight}]")
     p.add_argument("--steps", type=int, default=d.steps)
     p.add_argument("--epochs", type=int, help=f"train this many epochs of --steps-per-epoch batches instead")

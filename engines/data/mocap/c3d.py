@@ -26,6 +26,32 @@ elbows         mean xELB xIEL                 midpoint of lateral and medial elb
 wrists         mean xOWR xIWR                 midpoint of outer and inner wrist markers
 ============== ============================== ==============================================
 
+:data:`PLUG_IN_GAIT` reads trials processed by Vicon's Plug-in Gait model, whose C3D holds the
+model's segment points (origin ``O`` and the axis points ``A``, ``L``, ``P`` one segment length
+away) next to the markers. The limb joints take the model's own joint centres, which it computed
+with the subject's measured leg length, knee, ankle, elbow and wrist widths and shoulder offsets
+(stored under ``PROCESSING``); marker rules could not match them at the elbow (no medial marker)
+or the shoulder (the acromion marker sits some 5 cm above the joint). Checked on the pyc3dsample
+trials: PELO is the midpoint of LFEP and RFEP, LHUP is LCLO and LHNP is LRAO (0.0 mm), LFEP lies
+31 mm from the Harrington estimate from LASI/RASI/LPSI/RPSI, and LFEO and LTIO lie 10-13 and
+6-11 mm (medians) from the midpoints of the lateral and medial knee (xKNE, xMEC) and ankle (xANK,
+xMMA) markers. The head has no model point that H36M uses, so it comes from the head band:
+
+============== ============================== ==============================================
+H36M joint     rule, markers                  joint centre
+============== ============================== ==============================================
+hips           xFEP                           femur proximal point: the model's hip centre
+knees          xFEO                           femur origin: the model's knee centre
+ankles         xTIO                           tibia origin: the model's ankle centre
+shoulders      xCLO                           clavicle origin: the model's shoulder centre
+elbows         xHUO                           humerus origin: the model's elbow centre
+wrists         xRAO                           radius origin: the model's wrist centre
+neck_nose      band_nose LFHD RFHD LBHD RBHD  front-head midpoint 70 mm down the band normal
+head_top       band_crown LFHD RFHD LBHD RBHD band centre 95 mm up the band normal: the
+                                              crown marker sits 94-95 mm above the band in
+                                              both DART subjects
+============== ============================== ==============================================
+
 A user mapping may use the same rules, or give a marker name or a tuple of names (their mean).
 """
 from __future__ import annotations
@@ -51,8 +77,17 @@ VICON_53 = {
     "left_elbow": ("mean", "LELB", "LIEL"), "right_elbow": ("mean", "RELB", "RIEL"),
     "left_wrist": ("mean", "LOWR", "LIWR"), "right_wrist": ("mean", "ROWR", "RIWR"),
 }
+_HEAD_BAND = ("LFHD", "RFHD", "LBHD", "RBHD")
+PLUG_IN_GAIT = {
+    "right_hip": "RFEP", "left_hip": "LFEP", "right_knee": "RFEO", "left_knee": "LFEO",
+    "right_ankle": "RTIO", "left_ankle": "LTIO",
+    "neck_nose": ("band_nose", *_HEAD_BAND), "head_top": ("band_crown", *_HEAD_BAND),
+    "left_shoulder": "LCLO", "right_shoulder": "RCLO", "left_elbow": "LHUO", "right_elbow": "RHUO",
+    "left_wrist": "LRAO", "right_wrist": "RRAO",
+}
 ANKLE_MEDIAL_OFFSET = 0.040  # m
 NOSE_BELOW_FRONT_HEAD = 0.070  # m
+CROWN_ABOVE_HEAD_BAND = 0.095  # m
 MAX_INTERP_GAP_S = 0.25
 _UNITS = {"mm": 0.001, "cm": 0.01, "m": 1.0}
 
@@ -90,8 +125,23 @@ def _nose(lfhd, rfhd, lbhd, rbhd, crown) -> np.ndarray:
     return (lfhd + rfhd) / 2 - NOSE_BELOW_FRONT_HEAD * head_up
 
 
+def _band_up(lfhd, rfhd, lbhd, rbhd) -> np.ndarray:
+    """The head's up direction: the normal of the head-band plane, forward x left."""
+    return _unit(np.cross(lfhd + rfhd - lbhd - rbhd, lfhd + lbhd - rfhd - rbhd))
+
+
+def _band_nose(lfhd, rfhd, lbhd, rbhd) -> np.ndarray:
+    return (lfhd + rfhd) / 2 - NOSE_BELOW_FRONT_HEAD * _band_up(lfhd, rfhd, lbhd, rbhd)
+
+
+def _band_crown(lfhd, rfhd, lbhd, rbhd) -> np.ndarray:
+    centre = (lfhd + rfhd + lbhd + rbhd) / 4
+    return centre + CROWN_ABOVE_HEAD_BAND * _band_up(lfhd, rfhd, lbhd, rbhd)
+
+
 RULES = {"mean": _mean, "hip_right": partial(_harrington, side=1),
-         "hip_left": partial(_harrington, side=-1), "ankle": _ankle, "nose": _nose}
+         "hip_left": partial(_harrington, side=-1), "ankle": _ankle, "nose": _nose,
+         "band_nose": _band_nose, "band_crown": _band_crown}
 
 
 def _normalise(mapping: Mapping) -> dict[str, tuple[str, ...]]:

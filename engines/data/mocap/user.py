@@ -1,4 +1,4 @@
-"""Load a user's own capture (BVH, C3D or an H36M-17 array) into the same :class:`Clip` record."""
+"""Load a user's own capture (BVH, ASF/AMC, C3D or an H36M-17 array) into the same :class:`Clip`."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .asf_amc import CMU_BONES, CMU_FPS, load_asf_amc
 from .axes import to_z_up
 from .bvh import CMU_JOINTS, load_bvh
 from .c3d import VICON_53, load_c3d
@@ -13,7 +14,7 @@ from .checks import require_ok, run_checks
 from .clip import Clip
 from .resample import resample
 
-_DEFAULT_UP = {".bvh": "y", ".c3d": "z", ".npz": "z", ".npy": "z"}
+_DEFAULT_UP = {".bvh": "y", ".amc": "y", ".c3d": "z", ".npz": "z", ".npy": "z"}
 
 
 def _load_array(path: Path, source_fps: float | None, scale: float) -> tuple[np.ndarray, float]:
@@ -33,15 +34,27 @@ def _load_array(path: Path, source_fps: float | None, scale: float) -> tuple[np.
     return positions * scale, fps
 
 
+def _skeleton_beside(path: Path) -> Path:
+    """CMU keeps a subject's skeleton next to its motions (01/01.asf, 01/01_01.amc)."""
+    found = sorted(path.parent.glob("*.asf"))
+    if len(found) != 1:
+        raise ValueError(f"{path}: pass skeleton= (its .asf); found {len(found)} .asf files beside it")
+    return found[0]
+
+
 def load_user_clip(path: str | Path, fps: float = 50.0, *, scale: float | None = None,
                    mapping: Mapping | None = None, up_axis: str | None = None,
                    source_fps: float | None = None, name: str | None = None,
-                   source: str = "user", check: bool = True) -> Clip:
+                   source: str = "user", check: bool = True,
+                   skeleton: str | Path | None = None) -> Clip:
     """Read ``path`` and return it as a Clip at ``fps``.
 
     * ``.bvh``: ``mapping`` H36M joint -> BVH joint (default: CMU names, see :mod:`.bvh`);
       ``scale`` converts file units to metres (default 1.0; CMU cgspeed files need
       :data:`.bvh.CMU_SCALE`, centimetre files 0.01). Up axis default "y".
+    * ``.amc``: posed on ``skeleton``, its ASF (default: the one .asf in the same folder);
+      ``mapping`` H36M joint -> the bone ending there (default: CMU names, see :mod:`.asf_amc`);
+      the ASF gives the units; ``source_fps`` defaults to CMU's 120. Up axis default "y".
     * ``.c3d``: ``mapping`` H36M joint -> marker rule (default: the Vicon 53-marker table of
       :mod:`.c3d`); units come from the file. Up axis default "z".
     * ``.npz`` (key ``positions``, optional ``fps``) or ``.npy``: (T, 17, 3) in JOINT_NAMES
@@ -53,13 +66,20 @@ def load_user_clip(path: str | Path, fps: float = 50.0, *, scale: float | None =
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in _DEFAULT_UP:
-        raise ValueError(f"{path}: unsupported mocap file type {suffix!r}; use .bvh, .c3d, .npz or .npy")
+        raise ValueError(f"{path}: unsupported mocap file type {suffix!r}; use .bvh, .amc, .c3d, .npz or .npy")
     if not path.exists():
         raise FileNotFoundError(f"mocap file not found: {path}")
     up_axis = up_axis or _DEFAULT_UP[suffix]
     meta: dict = {"original_path": str(path)}
     if suffix == ".bvh":
         positions, original_fps = load_bvh(path, mapping or CMU_JOINTS, scale or 1.0, up_axis)
+        rigidity = "skeleton"
+    elif suffix == ".amc":
+        if scale is not None:
+            raise ValueError("ASF skeletons state their own length unit; scale is not used for them")
+        positions = load_asf_amc(skeleton or _skeleton_beside(path), path, mapping or CMU_BONES,
+                                 up_axis)
+        original_fps = source_fps or CMU_FPS
         rigidity = "skeleton"
     elif suffix == ".c3d":
         if scale is not None:
