@@ -36,10 +36,12 @@ from tqdm import tqdm
 from engines.checkpoint import load_model, save_checkpoint
 from engines.data import synth
 from engines.data.mocap import load_cache, load_user_clip
+from engines.evaluate_video import engine_lift, evaluate_reference
 from engines.hot import HoT
 from engines.losses import seq2frame_loss
 from engines.metrics import mpjpe, p_mpjpe
 from engines.presets import get_preset, unpruned
+from engines.reference import Reference
 
 # Whole clips the shipped model never trains on: the Boxing_Toes BVH, the only clip of its source
 # (assimp), so a source never seen, and the squat C3D, a clip of a source (DART) seen otherwise.
@@ -68,6 +70,8 @@ class TrainConfig:
     threads: int = 2
     resume: bool = False
     init: str | None = None  # start from these weights (same architecture)
+    reference: str | None = None  # a multi-camera reference (tools/triangulate.py) to evaluate on ...
+    reference_every: int = 300  # ... every this many steps (at the end of an epoch)
 
 
 def model_config(cfg: TrainConfig):
@@ -194,7 +198,8 @@ def validation_batch(clips: Sequence, num_frames: int, n: int, seed: int) -> dic
 class RunLog:
     """Metrics to CSV and TensorBoard (rank 0 only), and curves to PNG at the end."""
 
-    FIELDS = ("step", "epoch", "elapsed_s", "lr", "loss", "train_mpjpe_mm", "val_mpjpe_mm", "val_p_mpjpe_mm")
+    FIELDS = ("step", "epoch", "elapsed_s", "lr", "loss", "train_mpjpe_mm", "val_mpjpe_mm", "val_p_mpjpe_mm",
+              "real_p_mpjpe_mm", "real_p_mpjpe_fused_mm")
 
     def __init__(self, out: Path):
         from torch.utils.tensorboard import SummaryWriter
@@ -221,7 +226,10 @@ class RunLog:
 
         with open(self.path) as f:
             rows = list(csv.DictReader(f))
-        fig, (ax_loss, ax_err) = plt.subplots(1, 2, figsize=(10, 4))
+        real = [(int(r["step"]), float(r["real_p_mpjpe_mm"]), float(r["real_p_mpjpe_fused_mm"]))
+                for r in rows if r.get("real_p_mpjpe_mm")]
+        fig, axes = plt.subplots(1, 3 if real else 2, figsize=(15 if real else 10, 4))
+        ax_loss, ax_err = axes[:2]
         steps = [int(r["step"]) for r in rows]
         ax_loss.plot(steps, [float(r["loss"]) for r in rows])
         ax_loss.set(xlabel="step", ylabel="training loss", yscale="log")
@@ -231,12 +239,25 @@ class RunLog:
             ax_err.plot(*zip(*val), label="held-out clips")
         ax_err.set(xlabel="step", ylabel="MPJPE (mm)")
         ax_err.legend()
+        if real:
+            steps_real, lifter, fused = zip(*real)
+            axes[2].plot(steps_real, lifter, "o-", label="lifter")
+            axes[2].plot(steps_real, fused, "o-", label="fused with MediaPipe world")
+            axes[2].set(xlabel="step", ylabel="real-video P-MPJPE (mm), mean of cameras")
+            axes[2].legend()
         fig.tight_layout()
         fig.savefig(png, dpi=100)
         plt.close(fig)
 
     def close(self) -> None:
         self.writer.close()
+
+
+def real_video_errors(weights: Path, reference: Reference, threads: int) -> dict:
+    """Mean P-MPJPE over the reference's cameras of the lifter (causal) and of the fused output."""
+    rows = evaluate_reference(engine_lift(weights, "torch", 0, False, threads), reference)
+    mean = {r["output"]: r["p_mpjpe"] for r in rows if r["camera"] == "mean"}
+    return {"real_p_mpjpe_mm": mean["lifter"], "real_p_mpjpe_fused_mm": mean["fused"]}
 
 
 def _save(out: Path, model: HoT, optimizer: torch.optim.Optimizer, state: dict, info: dict,
@@ -285,6 +306,7 @@ def train(cfg: TrainConfig, train_clips: Sequence, val_clips: Sequence = (),
     loader = DataLoader(dataset, batch_size=None, sampler=sampler, num_workers=0)
     val_batch = validation_batch(val_clips, config.num_frames, cfg.val_windows, cfg.seed) if val_clips else None
     log = RunLog(out) if rank == 0 else None
+    real_reference = Reference.load(cfg.reference) if cfg.reference and rank == 0 else None
     info = {"preset": cfg.preset, "fps": synth.FPS, "train": asdict(cfg), "world_size": world,
             "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:]), "torch": torch.__version__,
             "data": data_info or {"train_clips": [c.name for c in train_clips]},
@@ -334,8 +356,12 @@ def train(cfg: TrainConfig, train_clips: Sequence, val_clips: Sequence = (),
                 row |= validate(model, val_batch, device)
                 total.write(f"epoch {state['epoch']}: step {state['step']} loss {row['loss']:.4f} "
                             f"train {row['train_mpjpe_mm']:.1f} mm, held-out {row['val_mpjpe_mm']:.1f} mm")
-            log.write(row)
             _save(out, model, optimizer, state, info | {"wall_time_s": round(state["elapsed_s"], 1)}, cfg.snapshots)
+            if real_reference is not None and state["step"] % cfg.reference_every == 0:
+                row |= real_video_errors(out / "last.safetensors", real_reference, cfg.threads)
+                total.write(f"step {state['step']}: real-video P-MPJPE {row['real_p_mpjpe_mm']:.1f} mm, "
+                            f"fused {row['real_p_mpjpe_fused_mm']:.1f} mm")
+            log.write(row)
     total.close()
     final = out / "model.safetensors"
     if rank == 0:

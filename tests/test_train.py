@@ -112,3 +112,13 @@ def test_data_mix_weights_sources_and_adds_user_clips(tmp_path, clips):
     mix_file.write_text("source: {}\n")
     with pytest.raises(ValueError, match="unknown keys"):
         load_mix(mix_file)
+
+
+def test_a_real_video_reference_is_evaluated_during_training(tmp_path, clips):
+    from test_multiview import synthetic_reference
+
+    synthetic_reference().save(tmp_path / "ref.npz")
+    train(_config(tmp_path / "run", steps=20, reference=str(tmp_path / "ref.npz"), reference_every=20), clips[:3])
+    rows = _rows(tmp_path / "run")
+    assert rows[0]["real_p_mpjpe_mm"] == "" and float(rows[1]["real_p_mpjpe_mm"]) > 0
+    assert float(rows[1]["real_p_mpjpe_fused_mm"]) < float(rows[1]["real_p_mpjpe_mm"])  # its world landmarks are exact

@@ -55,13 +55,17 @@ def main() -> int:
     p.add_argument("--snapshots", action="store_true", help="keep a checkpoint of every epoch")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--init", help="start from these weights (same architecture)")
+    p.add_argument("--reference", help="multi-camera reference .npz (tools/triangulate.py): real-video P-MPJPE "
+                   "in the log and the curves")
+    p.add_argument("--reference-every", type=int, default=d.reference_every, help="steps between real-video evaluations")
     a = p.parse_args()
     try:
         steps = a.epochs * a.steps_per_epoch if a.epochs else a.steps
         cfg = TrainConfig(out=a.out, preset=a.preset, overrides=parse_overrides(a.set), no_prune=a.no_prune,
                           steps=steps, minutes=a.minutes, steps_per_epoch=a.steps_per_epoch,
                           batch_size=a.batch_size, lr=a.lr, seed=a.seed, threads=a.threads,
-                          val_windows=a.val_windows, snapshots=a.snapshots, resume=a.resume, init=a.init)
+                          val_windows=a.val_windows, snapshots=a.snapshots, resume=a.resume, init=a.init,
+                          reference=a.reference, reference_every=a.reference_every)
         clips, weights = load_clips(a.data, a.user_source, load_mix(a.mix))
         train_clips, val_clips = split_holdout(clips, a.holdout)
         train_ids = {id(c) for c in train_clips}
