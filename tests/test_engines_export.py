@@ -1,6 +1,6 @@
 """ONNX export: graph checks, metadata, TensorRT op coverage and ORT-vs-PyTorch parity on real windows.
 
-Real windows come from tests/data/sample_pose2d.npz (MediaPipe on assets/sample.mp4, made by
+Real windows come from assets/sample_pose2d.npz (MediaPipe on assets/sample.mp4, made by
 tests/data/make_sample_pose2d.py). The model is the trained default checkpoint when present,
 else a seeded random model of the live preset.
 """
@@ -25,7 +25,7 @@ from engines.presets import get_preset
 from engines.skeleton import JOINT_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = Path(__file__).parent / "data" / "sample_pose2d.npz"
+SAMPLE = Path(__file__).resolve().parents[1] / "assets" / "sample_pose2d.npz"
 TOLERANCE = 1e-4  # metres, fp32
 MAX_SELECTION_DIFFERS = 0.02  # fraction of real windows where ORT and PyTorch may keep different frames
 

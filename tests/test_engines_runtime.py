@@ -17,7 +17,7 @@ from engines.runtime import BACKENDS, load_engine, unavailable_reason
 from engines.skeleton import mirror
 from engines.runtime.cache import onnx_cache_path, plan_cache_path, plan_key, stale_reasons, write_plan_key
 
-SAMPLE = Path(__file__).parent / "data" / "sample_pose2d.npz"
+SAMPLE = Path(__file__).resolve().parents[1] / "assets" / "sample_pose2d.npz"
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 needs_tensorrt = pytest.mark.skipif(unavailable_reason("tensorrt") is not None,
                                     reason=f"TensorRT backend unavailable: {unavailable_reason('tensorrt')}")

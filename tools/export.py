@@ -11,7 +11,7 @@ import numpy as np
 from engines.checkpoint import CheckpointError, file_sha256, load_model
 from engines.export import export_onnx, sliding_windows, verify_export
 
-SAMPLE_POSES = Path(__file__).resolve().parent.parent / "tests" / "data" / "sample_pose2d.npz"
+SAMPLE_POSES = Path(__file__).resolve().parent.parent / "assets" / "sample_pose2d.npz"
 
 
 def batch_arg(text: str) -> int | None:

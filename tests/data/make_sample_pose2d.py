@@ -1,6 +1,6 @@
-"""Make tests/data/sample_pose2d.npz: MediaPipe 2D poses of assets/sample.mp4 in the lifter's input space.
+"""Make assets/sample_pose2d.npz: MediaPipe 2D poses of assets/sample.mp4 in the lifter's input space.
 
-Real windows for the engine parity tests without running MediaPipe in every test session.
+Real windows for the engine parity tests and the GPU check without running MediaPipe in every test session.
 Run from the repository root:  .venv/bin/python tests/data/make_sample_pose2d.py
 
 The file holds ``pose2d`` (N, 17, 2) float32 (H36M-17, ``normalize_screen``), ``scores`` (N, 17),
@@ -25,7 +25,7 @@ from engines.skeleton import mediapipe_scores_to_h36m, mediapipe_to_h36m, normal
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--video", type=Path, default=Path("assets/sample.mp4"))
-    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("sample_pose2d.npz"))
+    parser.add_argument("--out", type=Path, default=Path("assets/sample_pose2d.npz"))
     args = parser.parse_args()
     capture = cv2.VideoCapture(str(args.video))
     if not capture.isOpened():
