@@ -6,8 +6,10 @@
         for frame in sub.frames():
             print(frame.seq, frame.valid, frame.pose3d[0])   # pelvis, metres, camera coords
 
-``sub.meta`` holds the latest stream description (joint names, parents, units, model, ...);
-``sub.lost`` counts the pose messages this subscriber missed because it read too slowly (gaps in
+``sub.meta`` holds the latest stream description (joint names, parents, units, model, ...), and
+``frames()`` yields no pose of a stream before its description: ZeroMQ does not order the
+description a joining subscriber is sent before the poses already flowing, so poses that arrive
+first are held back until it comes (or ``description_timeout_s`` passes: an error). ``sub.lost`` counts the pose messages this subscriber missed because it read too slowly (gaps in
 the headers' ``pub_seq``). For a publisher with CurveZMQ on, pass this client's secret key file
 and the server's public key file (``tools/keys.py`` writes both)::
 
@@ -15,6 +17,7 @@ and the server's public key file (``tools/keys.py`` writes both)::
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -26,6 +29,10 @@ from stream.publisher import load_key
 from stream.wire import MetaFrame, PoseFrame
 
 __all__ = ["Subscriber", "PoseFrame", "MetaFrame"]
+
+# The publisher sends the description to each new subscriber and every second: a stream whose
+# poses come for this long without one is not a hotstream publisher.
+DESCRIPTION_TIMEOUT_S = 5.0
 
 
 class Subscriber:
@@ -46,8 +53,9 @@ class Subscriber:
         for prefix in (wire.POSE_PREFIX, wire.META_PREFIX):
             self.socket.setsockopt(zmq.SUBSCRIBE, f"{prefix}{suffix}".encode())
         self.socket.connect(endpoint)
-        self.stream_id = stream_id
+        self.endpoint, self.stream_id = endpoint, stream_id
         self.meta: dict | None = None
+        self.metas: dict[str, dict] = {}  # the latest description of each stream
         self.lost = 0
         self._next_pub_seq: dict[str, int] = {}  # per stream
 
@@ -57,7 +65,7 @@ class Subscriber:
             return None
         message = wire.decode(self.socket.recv_multipart())
         if isinstance(message, MetaFrame):
-            self.meta = message.description
+            self.meta = self.metas[message.stream_id] = message.description
         elif message.pub_seq is not None:
             expected = self._next_pub_seq.get(message.stream_id, message.pub_seq)
             # A smaller pub_seq is a restarted publisher, not a loss.
@@ -65,13 +73,41 @@ class Subscriber:
             self._next_pub_seq[message.stream_id] = message.pub_seq + 1
         return message
 
-    def frames(self, timeout_s: float | None = None) -> Iterator[PoseFrame]:
-        """Pose frames as they arrive (meta messages update ``self.meta``); ends after
-        ``timeout_s`` seconds of silence, or never when it is None."""
-        while (message := self.receive(timeout_s)) is not None:
+    def frames(self, timeout_s: float | None = None,
+               description_timeout_s: float = DESCRIPTION_TIMEOUT_S) -> Iterator[PoseFrame]:
+        """Pose frames as they arrive, each only once its stream's description is in ``self.meta``
+        (poses that came before it are held back, then yielded in order); ends after ``timeout_s``
+        seconds of silence, or never when it is None. Raises TimeoutError when a stream's poses
+        come for ``description_timeout_s`` without a description."""
+        held: dict[str, list[PoseFrame]] = {}    # per stream: poses waiting for its description
+        since: dict[str, float] = {}             # when the first of them came
+        while True:
+            wait, deadline_first = timeout_s, False
+            if since:
+                stream_id, first = min(since.items(), key=lambda item: item[1])
+                left = first + description_timeout_s - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"{self.endpoint}: {len(held[stream_id])} poses of stream {stream_id!r} "
+                                       f"but no description (meta/{stream_id}) within {description_timeout_s:g} s; "
+                                       "is it a hotstream wire v1 publisher?")
+                wait, deadline_first = (left, True) if timeout_s is None or left < timeout_s else (timeout_s, False)
+            message = self.receive(wait)
+            if message is None:
+                if deadline_first:
+                    continue
+                return
+            if isinstance(message, MetaFrame):
+                yield from held.pop(message.stream_id, [])
+                since.pop(message.stream_id, None)
+                continue
             # Topics match by prefix ("cam0" also matches "cam01"), so check the id itself.
-            if isinstance(message, PoseFrame) and self.stream_id in (None, message.stream_id):
+            if self.stream_id not in (None, message.stream_id):
+                continue
+            if message.stream_id in self.metas:
                 yield message
+            else:
+                held.setdefault(message.stream_id, []).append(message)
+                since.setdefault(message.stream_id, time.monotonic())
 
     def close(self) -> None:
         self.socket.close()
