@@ -40,7 +40,8 @@ class LifterStage:
         self.segment = 0  # bumped whenever the ring restarts: smoothing must not cross it
         self._smoothed_segment = -1
         self._windows: list[np.ndarray] = []
-        self._pending: list[tuple[FrameRecord, int]] = []
+        self._pending: list[tuple[FrameRecord, int, bool]] = []  # (record, segment, flushed)
+        self._flushing = False
 
     def focal_for(self, width: int) -> float:
         return self.focal_px if self.focal_px is not None else focal_from_fov(width, self.hfov_deg)
@@ -52,7 +53,8 @@ class LifterStage:
         completed go through the engine in one batch; with ``max_batch`` set (live sources) only
         the newest ``max_batch`` are lifted and older ones are skipped and counted, so a lifter
         that fell behind catches up at once instead of adding latency (on a CPU a batch costs
-        as much as its windows one by one).
+        as much as its windows one by one). The windows a restart flushes (the last
+        ``lookahead`` frames before a gap) are always lifted: no newer window stands for them.
         """
         for rec in records:
             self._push(rec)
@@ -60,27 +62,31 @@ class LifterStage:
 
     def finish(self) -> list[FrameRecord]:
         """End of stream: lift the frames still waiting for their lookahead."""
-        self.ring.flush(self._collect)
-        self._end_segment()
+        self._restart()
         return self._lift()
+
+    def _restart(self) -> None:
+        """Flush the ring (its last targets, padded) and start a new segment."""
+        self._flushing = True
+        self.ring.flush(self._collect)
+        self._flushing = False
+        self._end_segment()
 
     def _push(self, rec: FrameRecord) -> None:
         if self.ring.count and self.ring.key[:3] != (rec.source_id, rec.epoch, rec.image_size):
             self.epoch_restarts += 1  # a gap in the source: never hold or extend across it
-            self.ring.flush(self._collect)
-            self._end_segment()
+            self._restart()
         if rec.pose2d is None:
             self.no_person += 1
             rec.pose2d = self.last_pose2d  # what a held frame publishes as its 2D pose
-            if self.ring.push_missing(rec, self._collect):
-                self.held += 1
-            else:
-                self._end_segment()
+            if self.ring.count and self.ring.missing < self.ring.hold_frames:
+                self.held += self.ring.push_missing(rec, self._collect)
+            elif self.ring.count:
+                self._restart()  # held long enough: nobody is there
             return
         key = (rec.source_id, rec.epoch, rec.image_size, rec.pose2d.person_id)
         if self.ring.count and key != self.ring.key:
-            self.ring.flush(self._collect)
-            self._end_segment()
+            self._restart()
         self.ring.push(rec.pose2d.h36m_normalized(), rec, key, self._collect)
         self.last_pose2d = rec.pose2d
 
@@ -93,19 +99,21 @@ class LifterStage:
             rec.stamp("lookahead")
         rec.valid = valid
         self._windows.append(window.copy())  # the ring's view changes with the next push
-        self._pending.append((rec, self.segment))
+        self._pending.append((rec, self.segment, self._flushing))
 
     def _lift(self) -> list[FrameRecord]:
         if not self._pending:
             return []
-        if self.max_batch is not None and len(self._pending) > self.max_batch:
-            self.skipped += len(self._pending) - self.max_batch
-            self._windows, self._pending = self._windows[-self.max_batch:], self._pending[-self.max_batch:]
+        if self.max_batch is not None:
+            newest = [k for k, (_, _, flushed) in enumerate(self._pending) if not flushed][-self.max_batch:]
+            keep = [k for k, (_, _, flushed) in enumerate(self._pending) if flushed or k in newest]
+            self.skipped += len(self._pending) - len(keep)
+            self._windows, self._pending = [self._windows[k] for k in keep], [self._pending[k] for k in keep]
         poses = np.asarray(self.engine.run(np.stack(self._windows)), dtype=np.float32)
         done = []
         # Root-align (as MPJPE does): consumers are promised the pelvis exactly at the origin.
         poses = poses - poses[:, :1]
-        for (rec, segment), pose in zip(self._pending, poses):
+        for (rec, segment, _), pose in zip(self._pending, poses):
             rec.pose3d = pose
             rec.stamp("lift")
             if self.root:

@@ -14,7 +14,8 @@ For a live source (camera, paced video) a full queue drops its *oldest* item, so
 build up; every drop is counted. The image queue before the 2D stage holds one frame, so
 MediaPipe always works on the freshest one. The lifter takes its whole backlog of poses at once
 and pushes every pose into the ring (windows stay evenly spaced in time), but lifts only the
-newest ``lifter.max_batch`` windows and skips older ones. With ``as_fast_as_possible`` the queues
+newest ``lifter.max_batch`` windows and skips older ones (but never the last ``lookahead`` frames
+before a gap, which no newer window covers). With ``as_fast_as_possible`` the queues
 block instead and every frame is processed.
 
 Every frame is stamped at each stage boundary (``FrameRecord``); the report built at the end

@@ -103,6 +103,19 @@ def test_a_live_lifter_lifts_only_the_newest_windows_of_its_backlog():
     np.testing.assert_allclose(pixels, [0, 1, 2, 3, 4], atol=1e-3)  # every pose entered the window
 
 
+def test_a_live_lifter_with_lookahead_lifts_every_frame_before_each_gap_and_the_end():
+    """The windows a restart flushes stand for frames no newer window covers: none is skipped."""
+    stage = LifterStage(EchoEngine(window=9, lookahead=5), root=False, max_batch=1, hold_frames=1)
+    records = [frame(i) for i in range(8)]
+    records += [frame(8, person=None), frame(9, person=None)]   # held once, then nobody: a restart
+    records += [frame(i, person=1) for i in range(10, 18)]
+    for rec in records[-3:]:
+        rec.epoch = 1                                             # a gap in the source: a restart
+    out = run(stage, records)
+    assert [r.seq for r in out] == [*range(9), *range(10, 18)]
+    assert stage.skipped == 0 and stage.epoch_restarts == 1
+
+
 def test_smoothing_never_crosses_a_restart():
     stage = LifterStage(EchoEngine(window=3), root=False, smoother=PoseSmoother(30.0, min_cutoff=0.01))
     out = stage.process([frame(0), frame(1), frame(2, person=1, x=300)])
