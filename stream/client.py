@@ -25,7 +25,7 @@ import numpy as np
 import zmq
 
 from stream import wire
-from stream.publisher import load_key
+from stream.publisher import endpoint_problem, load_key
 from stream.wire import MetaFrame, PoseFrame
 
 __all__ = ["Subscriber", "PoseFrame", "MetaFrame"]
@@ -41,6 +41,8 @@ class Subscriber:
     def __init__(self, endpoint: str = "tcp://127.0.0.1:5556", stream_id: str | None = "cam0",
                  context: zmq.Context | None = None, rcv_hwm: int = 1000,
                  curve_secret_key: str | Path | None = None, curve_server_key: str | Path | None = None) -> None:
+        if (problem := endpoint_problem(endpoint, bind=False)) is not None:
+            raise ValueError(f"endpoint {problem}")
         if (curve_secret_key is None) != (curve_server_key is None):
             raise ValueError("CurveZMQ needs both curve_secret_key (this client's) and curve_server_key (the publisher's)")
         self.socket = (context or zmq.Context.instance()).socket(zmq.SUB)

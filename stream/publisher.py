@@ -35,6 +35,34 @@ from stream import wire
 log = logging.getLogger(__name__)
 
 
+TRANSPORTS = ("tcp", "ipc", "inproc")
+ENDPOINT_FORMS = "tcp://HOST:PORT, ipc://PATH or inproc://NAME"
+
+
+def endpoint_problem(endpoint: str, bind: bool) -> str | None:
+    """What is wrong with a ZeroMQ endpoint (to ``bind``, or else to connect to), or None.
+
+    Checked before ZeroMQ sees it: libzmq's own errors ("Protocol not supported") do not say
+    which part is wrong, and it takes an out-of-range port as "any port".
+    """
+    scheme, sep, rest = endpoint.partition("://")
+    if not sep:
+        hint = f"; write tcp://{endpoint}" if ":" in endpoint else ""
+        return f"{endpoint!r} has no transport (expected {ENDPOINT_FORMS}){hint}"
+    if scheme not in TRANSPORTS:
+        return f"{endpoint!r}: unknown transport {scheme!r} (expected {ENDPOINT_FORMS})"
+    if scheme != "tcp":
+        return None if rest else f"{endpoint!r} names no {'path' if scheme == 'ipc' else 'name'}"
+    host, sep, port = rest.rpartition(":")
+    if not sep or not host:
+        return f"{endpoint!r} needs a host and a port: tcp://HOST:PORT"
+    if port == "*":
+        return None if bind else f"{endpoint!r}: port '*' (any free port) is for binding; connect to a number"
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        return f"{endpoint!r}: port {port!r} is not a number from 1 to 65535" + (" (or '*' for any)" if bind else "")
+    return None
+
+
 def is_local_endpoint(endpoint: str) -> bool:
     """Whether a ZeroMQ bind endpoint is reachable from this machine only."""
     scheme, _, rest = endpoint.partition("://")
@@ -76,6 +104,8 @@ class Publisher:
     def __init__(self, endpoint: str, stream_id: str, send_hwm: int = 30, meta_interval_s: float = 1.0,
                  context: zmq.Context | None = None, allow_remote: bool = False,
                  curve_secret_key: str | Path | None = None, curve_allowed_clients: str | Path | None = None) -> None:
+        if (problem := endpoint_problem(endpoint, bind=True)) is not None:
+            raise ValueError(f"publisher.endpoint {problem}")
         if not is_local_endpoint(endpoint) and not allow_remote:
             raise ValueError(f"publisher.endpoint {endpoint!r} is reachable from other machines; "
                              "set publisher.allow_remote: true to mean it")

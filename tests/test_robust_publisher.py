@@ -126,6 +126,25 @@ def test_which_endpoints_are_local(endpoint, local):
     assert is_local_endpoint(endpoint) is local
 
 
+@pytest.mark.parametrize("endpoint,message", [
+    ("127.0.0.1:5556", r"'127.0.0.1:5556' has no transport .*; write tcp://127.0.0.1:5556"),
+    ("foo://x", r"'foo://x': unknown transport 'foo' \(expected tcp://HOST:PORT, ipc://PATH or inproc://NAME\)"),
+    ("tcp://127.0.0.1:99999", r"port '99999' is not a number from 1 to 65535"),
+    ("tcp://127.0.0.1", r"needs a host and a port"),
+    ("ipc://", r"names no path"),
+])
+def test_a_malformed_endpoint_is_named_with_what_is_wrong(endpoint, message):
+    for make in (lambda: load_settings(values={"publisher.endpoint": endpoint}),
+                 lambda: Publisher(endpoint, "cam0", allow_remote=True)):
+        with pytest.raises(ValueError, match=message) as err:
+            make()
+        assert "allow_remote" not in str(err.value)
+    with pytest.raises(ValueError, match=message):
+        Subscriber(endpoint)
+    with pytest.raises(ValueError, match="port '\\*' \\(any free port\\) is for binding"):
+        Subscriber("tcp://127.0.0.1:*")
+
+
 def test_remote_binding_must_be_asked_for_and_warns_without_curve(caplog):
     with pytest.raises(ValueError, match=r"reachable from other machines; set publisher.allow_remote"):
         load_settings(values={"publisher.endpoint": "tcp://*:5556"})
