@@ -108,7 +108,8 @@ def _interpolate_gaps(values: np.ndarray) -> np.ndarray:
 
 def load_motion(path: str | Path, stream_id: str | None = None, fps: float | None = None) -> Motion:
     """A clip from an .npz holding ``pose3d`` (N, 17, 3) and optionally ``root`` (N, 3), ``fps``,
-    ``seq`` and ``stream_id`` per row: the output of tools/lift.py or a stream recording.
+    ``seq`` and ``stream_id`` per row (the output of tools/lift.py or a stream recording), or
+    from a .npy holding the poses alone.
 
     ``fps`` overrides the file's. Rows are placed by ``seq`` when present; frames missing from
     the sequence are interpolated (counted in ``filled_frames``).
@@ -120,10 +121,13 @@ def load_motion(path: str | Path, stream_id: str | None = None, fps: float | Non
         npz = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as err:
         raise ValueError(f"{path} is not an .npz file: {err}") from None
-    with npz:
-        if "pose3d" not in npz.files:
-            raise ValueError(f"{path} has no 'pose3d' array (keys: {sorted(npz.files)})")
-        data = {name: npz[name] for name in ("pose3d", "root", "fps", "seq", "stream_id") if name in npz.files}
+    if isinstance(npz, np.ndarray):  # a bare .npy: the poses alone
+        data = {"pose3d": npz}
+    else:
+        with npz:
+            if "pose3d" not in npz.files:
+                raise ValueError(f"{path} has no 'pose3d' array (keys: {sorted(npz.files)})")
+            data = {name: npz[name] for name in ("pose3d", "root", "fps", "seq", "stream_id") if name in npz.files}
     rows = np.arange(len(data["pose3d"]))
     if "stream_id" in data:
         streams = sorted(set(data["stream_id"].tolist()))

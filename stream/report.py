@@ -101,8 +101,11 @@ def load_report(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"latency report not found: {path}")
-    report = json.loads(path.read_text())
-    if "per_frame" not in report or "latency_ms" not in report:
+    try:
+        report = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} is not a JSON latency report written by run_stream.py ({err})") from None
+    if not isinstance(report, dict) or "per_frame" not in report or "latency_ms" not in report:
         raise ValueError(f"{path} is not a latency report written by run_stream.py")
     return report
 

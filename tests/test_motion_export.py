@@ -187,3 +187,13 @@ def test_load_a_recording_and_export_it_from_the_command_line(tmp_path):
     failed = subprocess.run(cli + [str(lifted), "--csv", str(tmp_path / "b.csv")], capture_output=True, text=True,
                             timeout=120)
     assert failed.returncode == 2 and failed.stderr.startswith("error: ") and "frame rate" in failed.stderr
+
+
+def test_a_bare_npy_of_poses_is_read_with_the_rate_given(tmp_path, walk):
+    pose3d = walk.pose3d
+    np.save(tmp_path / "pose3d.npy", pose3d)
+    motion = load_motion(tmp_path / "pose3d.npy", fps=30.0)
+    np.testing.assert_allclose(motion.pose3d, pose3d)
+    assert motion.fps == 30.0 and not motion.has_root
+    with pytest.raises(ValueError, match="does not say its frame rate"):
+        load_motion(tmp_path / "pose3d.npy")

@@ -5,7 +5,8 @@
     python tools/export_motion.py lifted.npz --csv walk.csv --trc walk.trc --units mm --fps 50
 
 INPUT is an .npz with pose3d (N, 17, 3) and optionally root, fps, seq and stream_id: a stream
-recording (docs/recording.md) or tools/lift.py output. Conventions: docs/motion-export.md.
+recording (docs/recording.md) or tools/lift.py output; or a .npy of the poses alone (give --fps).
+Conventions: docs/motion-export.md.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from engines.motion_export import UNITS, load_motion, write_bvh, write_csv, writ
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("input", help=".npz with pose3d (N, 17, 3)")
+    parser.add_argument("input", help=".npz with pose3d (N, 17, 3), or a .npy of (N, 17, 3) poses")
     parser.add_argument("--bvh", help="write a BVH skeleton animation here")
     parser.add_argument("--csv", help="write joint positions as CSV here")
     parser.add_argument("--trc", help="write joint positions as an OpenSim TRC marker file here")

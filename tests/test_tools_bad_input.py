@@ -1,0 +1,61 @@
+"""Every tool on a few bad inputs, as a new user gives them: one line that names what was wrong and
+exit status 2, never a traceback. The tools run in this process (``runpy``) so that any exception
+escaping a tool fails the test with its traceback, and the imports are paid once."""
+import runpy
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "assets" / "sample.mp4"
+
+
+@pytest.fixture(scope="module")
+def bad(tmp_path_factory):
+    """A folder of bad inputs: text where binary is expected, a bare .npy, nothing at all."""
+    folder = tmp_path_factory.mktemp("bad")
+    for name in ("text.npz", "text.json", "text.safetensors", "text.pth", "text.npy"):
+        (folder / name).write_text("hello")
+    np.save(folder / "pose3d.npy", np.zeros((10, 17, 3)))
+    return folder
+
+
+# (tool, arguments, what the error line must name); {bad} is the folder of bad inputs.
+CASES = [
+    ("tools/annotate.py", [str(SAMPLE), "{bad}/text.npz", "--out", "{bad}/o.mp4"], "text.npz"),
+    ("tools/annotate.py", ["{bad}/missing.mp4", "{bad}/missing.npz", "--out", "{bad}/o.mp4"], "missing"),
+    ("tools/bench.py", ["--weights", "{bad}/text.safetensors"], "text.safetensors"),
+    ("tools/build_engine.py", ["{bad}/missing.safetensors"], "error"),
+    ("tools/evaluate.py", ["--weights", "{bad}/missing.safetensors"], "missing.safetensors"),
+    ("tools/export.py", ["{bad}/text.safetensors", "{bad}/o.onnx"], "text.safetensors"),
+    ("tools/export_motion.py", ["{bad}/pose3d.npy", "--csv", "{bad}/x.csv"], "frame rate"),
+    ("tools/export_motion.py", ["{bad}/text.npz", "--csv", "{bad}/x.csv"], "text.npz"),
+    ("tools/fetch_mocap.py", ["--sources", "bogus"], "bogus"),
+    ("tools/flops.py", ["--preset", "bogus"], "bogus"),
+    ("tools/import_weights.py", ["{bad}/text.pth", "{bad}/o.safetensors", "--arch", "hot_mixste"], "text.pth"),
+    ("tools/keys.py", ["/proc/nope", "alice"], "/proc/nope"),
+    ("tools/latency_plot.py", ["{bad}/text.npz"], "text.npz"),
+    ("tools/lift.py", ["{bad}/text.npy", "--output", "{bad}/o.npz"], "text.npy"),
+    ("tools/make_sample.py", ["--input", "{bad}/missing.mp4"], "missing.mp4"),
+    ("tools/replay.py", ["{bad}/text.npz"], "text.npz"),
+    ("tools/soak.py", ["--source", "{bad}/missing.mp4", "--minutes", "0.01"], "missing.mp4"),
+    ("tools/subscribe.py", ["--endpoint", "foo://bar"], "foo://bar"),
+    ("tools/train.py", ["--data", "{bad}/missing", "--steps", "1"], "missing"),
+    ("tools/view.py", ["--connect", "foo://x", "--save", "{bad}/v.mp4", "--duration", "1"], "foo://x"),
+    ("run_stream.py", ["--source", "{bad}/nosuchdir"], "nosuchdir"),
+    ("run_stream.py", ["--endpoint", "tcp://127.0.0.1:99999"], "99999"),
+]
+
+
+@pytest.mark.parametrize("tool,args,names", CASES, ids=[f"{t.split('/')[-1]}-{k}" for k, (t, _, _) in enumerate(CASES)])
+def test_bad_input_is_one_line_and_exit_2(tool, args, names, bad, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "argv", [tool] + [a.format(bad=bad) for a in args])
+    with pytest.raises(SystemExit) as exit_:
+        runpy.run_path(str(ROOT / tool), run_name="__main__")
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2, err
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert "error" in last and names in last, last
