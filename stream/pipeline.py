@@ -251,7 +251,8 @@ class Pipeline:
         inbox, pub = self.queues["wait_publish"], self.publisher
         s = self.settings
         while True:
-            self._announce_state(self.source.state())
+            state = self.source.state()
+            self._announce_state(self.source_state if state == ENDED else state)  # ended: after the last pose
             rec = inbox.get(timeout_s=min(pub.service(), 0.1))
             if rec is END:
                 break

@@ -33,6 +33,9 @@ from zmq.auth.thread import ThreadAuthenticator
 from stream import wire
 
 log = logging.getLogger(__name__)
+# On close, how long messages still queued may take to leave: enough for the last description
+# (``source_state: ended``) to reach subscribers, bounded so a dead one cannot hold the exit.
+CLOSE_LINGER_MS = 500
 
 
 TRANSPORTS = ("tcp", "ipc", "inproc")
@@ -193,7 +196,7 @@ class Publisher:
         return self.subscriptions > 0
 
     def close(self) -> None:
-        self.socket.close()
+        self.socket.close(linger=CLOSE_LINGER_MS)
         if self.auth is not None:
             self.auth.stop()
         if self._own_context is not None:

@@ -155,3 +155,42 @@ def test_poses_without_a_description_are_a_clear_error():
                 next(sub.frames(timeout_s=10, description_timeout_s=0.5))
     finally:
         pub.close()
+
+
+def test_subscribe_tool_saves_its_recording_on_sigterm(tmp_path):
+    """What ``timeout 4 tools/subscribe.py --record`` does: SIGTERM must not lose the recording."""
+    import signal
+    import threading
+
+    root = Path(__file__).resolve().parents[1]
+    pub = Publisher("tcp://127.0.0.1:*", "cam0")
+    out = tmp_path / "s.npz"
+    proc = subprocess.Popen([sys.executable, str(root / "tools" / "subscribe.py"), "--endpoint", pub.endpoint,
+                             "--record", str(out)], cwd=root, stdout=subprocess.PIPE, text=True)
+    printed = threading.Event()  # a rate line: frames have arrived
+    lines: list[str] = []
+
+    def read():
+        for line in proc.stdout:
+            lines.append(line)
+            if "Hz" in line:
+                printed.set()
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        assert pub.wait_for_subscriber(60)
+        seq = 0
+        while not printed.is_set() and proc.poll() is None:
+            pub.send(wire.encode_pose(record(seq), "cam0", 0, 30.0, time.time_ns()))
+            seq += 1
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+        reader.join()
+        pub.close()
+    assert proc.returncode == 0, lines
+    received = int(next(line for line in lines if line.startswith("received")).split()[1])
+    assert received > 0 and len(np.load(out)["seq"]) == received
