@@ -364,7 +364,6 @@ class Pipeline:
         counts = {
             "captured": self.captured,
             "dropped_at_source": source.frames_skipped,
-            "unreadable": source.frames_failed,
             "invalid_frames": source.frames_invalid,
             **{f"dropped_{name}": q.dropped for name, q in self.queues.items()},
             "no_person": lifter.no_person,
