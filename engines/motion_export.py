@@ -29,6 +29,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from engines.skeleton import BONES, JOINT_INDEX, JOINT_NAMES, NUM_JOINTS, PARENTS, bone_lengths
+from engines.stream_rows import rows_of_stream
 
 UNITS = {"m": 1.0, "cm": 100.0, "mm": 1000.0}
 CAMERA_TO_Y_UP = np.array([1.0, -1.0, -1.0])  # a proper rotation: 180 degrees about x
@@ -128,15 +129,7 @@ def load_motion(path: str | Path, stream_id: str | None = None, fps: float | Non
             if "pose3d" not in npz.files:
                 raise ValueError(f"{path} has no 'pose3d' array (keys: {sorted(npz.files)})")
             data = {name: npz[name] for name in ("pose3d", "root", "fps", "seq", "stream_id") if name in npz.files}
-    rows = np.arange(len(data["pose3d"]))
-    if "stream_id" in data:
-        streams = sorted(set(data["stream_id"].tolist()))
-        if stream_id is None and len(streams) > 1:
-            raise ValueError(f"{path} holds streams {streams}; choose one")
-        if stream_id is not None:
-            rows = np.flatnonzero(data["stream_id"] == stream_id)
-            if not len(rows):
-                raise ValueError(f"{path} has no stream {stream_id!r} (streams: {streams})")
+    rows = rows_of_stream(path, data["stream_id"], stream_id) if "stream_id" in data else np.arange(len(data["pose3d"]))
     if fps is None:
         if "fps" not in data:
             raise ValueError(f"{path} does not say its frame rate; pass fps")
