@@ -5,6 +5,10 @@ frame of each window is ``lookahead`` frames before the newest (0 = causal, no a
 engine is anything with the ``engines.runtime`` interface (``window``, ``lookahead``,
 ``run(windows)``).
 
+A held frame (nobody seen, ``valid`` false) repeats the last pose published in its window's
+segment exactly, 3D and root included, as the wire format promises: lifting its window again
+would move the pose although nothing was seen.
+
 Fault policy: a change of source epoch (camera reconnected, stall, looped video) or of image
 size restarts the window like a change of person, so no window spans a gap. A lifted pose or
 root that is not finite is never handed on: the frame is dropped and counted (``non_finite``).
@@ -42,6 +46,7 @@ class LifterStage:
         self._windows: list[np.ndarray] = []
         self._pending: list[tuple[FrameRecord, int, bool]] = []  # (record, segment, flushed)
         self._flushing = False
+        self._last_published: tuple[int, FrameRecord] | None = None  # (segment, record) of the last valid pose
 
     def focal_for(self, width: int) -> float:
         return self.focal_px if self.focal_px is not None else focal_from_fov(width, self.hfov_deg)
@@ -116,6 +121,12 @@ class LifterStage:
         for (rec, segment, _), pose in zip(self._pending, poses):
             rec.pose3d = pose
             rec.stamp("lift")
+            if not rec.valid and self._last_published is not None and self._last_published[0] == segment:
+                last = self._last_published[1]
+                rec.pose3d, rec.root, rec.confident = last.pose3d, last.root, False
+                self.not_confident += 1
+                done.append(rec)
+                continue
             if self.root:
                 rec.root = estimate_root(pose, rec.pose2d.h36m_pixels(), self.focal_for(rec.image_size[0]),
                                          rec.image_size, rec.pose2d.h36m_scores())
@@ -129,6 +140,8 @@ class LifterStage:
                 continue
             rec.confident = rec.valid and bool((rec.pose2d.h36m_scores()[self.key_joints] >= self.min_key_score).all())
             self.not_confident += not rec.confident
+            if rec.valid:
+                self._last_published = (segment, rec)
             done.append(rec)
         self._windows, self._pending = [], []
         return done

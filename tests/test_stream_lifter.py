@@ -181,3 +181,33 @@ def test_one_euro_smoothing_removes_jitter_and_resets():
     assert np.abs(out[30:] - truth).mean() < 0.5 * np.abs(noisy[30:] - truth).mean()
     smoother.reset()
     np.testing.assert_array_equal(smoother("pose3d", noisy[0] + 5, 10.0), noisy[0] + 5)  # no memory after reset
+
+
+def test_a_held_frame_repeats_the_last_pose_exactly_with_the_real_engine():
+    """The wire format says a held frame repeats the last pose: its 3D and root are not lifted again
+    (a window ending in repeated 2D gives a different 3D pose: up to 25 mm on the sample clip)."""
+    from engines.runtime import load_engine
+    from synthetic_motion import FOCAL_PX, IMAGE_SIZE, landmarks_from_h36m, project, walking
+
+    poses, roots = walking(30)
+    pixels = project(poses, roots, FOCAL_PX, IMAGE_SIZE)
+
+    def records():
+        for seq in range(30):
+            rec = FrameRecord(seq, "cam", seq * 33_000_000, IMAGE_SIZE)
+            if not 20 <= seq < 23:  # nobody seen in frames 20-22
+                rec.pose2d = Pose2D(landmarks_from_h36m(pixels[seq]), np.ones(33, np.float32),
+                                    np.zeros((33, 3), np.float32), IMAGE_SIZE)
+            yield rec
+
+    for lookahead in (0, 3):
+        engine = load_engine(None, backend="onnxruntime-cpu", lookahead=lookahead, threads=1)
+        out = run(LifterStage(engine, hold_frames=5, focal_px=FOCAL_PX), records())
+        by_seq = {r.seq: r for r in out}
+        assert sorted(by_seq) == list(range(30))
+        for seq in (20, 21, 22):
+            held = by_seq[seq]
+            assert not held.valid and not held.confident
+            np.testing.assert_array_equal(held.pose3d, by_seq[19].pose3d)
+            np.testing.assert_array_equal(held.root, by_seq[19].root)
+        assert not np.array_equal(by_seq[23].pose3d, by_seq[19].pose3d)  # seen again: lifted again
