@@ -1,6 +1,6 @@
 """Evaluate a checkpoint on held-out mocap clips and, when present, Human3.6M (see engines/evaluate.py).
 
-    .venv/bin/python tools/evaluate.py --weights engines/weights/live-cpu.safetensors \
+    .venv/bin/python tools/evaluate.py --weights engines/weights/live-cpu.safetensors \\
         --lookahead 0 5 centre --out runs/eval.md
 """
 from __future__ import annotations
