@@ -393,6 +393,8 @@ def open_source(uri: str, as_fast_as_possible: bool = False, images_fps: float =
         # A camera paces itself: reading blocks until the next frame exists.
         return Source(reader, f"camera:{index}", reader.fps, paced=False, clock=clock, stall_s=stall_s)
     path = Path(uri)
+    if not path.exists():
+        raise FileNotFoundError(f"source not found: {uri} (a camera index, a video file or a folder of images)")
     live_stall_s = None if as_fast_as_possible else stall_s
     if path.is_dir():
         return Source(ImageFolderReader(path), f"images:{path.name}", images_fps,

@@ -149,7 +149,7 @@ def test_image_folder_in_name_order_counting_unreadable_files(tmp_path, caplog):
 
 
 def test_missing_or_bad_sources_fail_clearly(tmp_path):
-    with pytest.raises(FileNotFoundError, match="video file not found"):
+    with pytest.raises(FileNotFoundError, match="source not found"):
         open_source(str(tmp_path / "nope.mp4"))
     (tmp_path / "bad.mp4").write_bytes(b"\x00" * 100)
     with pytest.raises(ValueError, match="cannot decode"):

@@ -6,8 +6,12 @@ import runpy
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
+
+from stream.recorder import Recorder
+from synthetic_motion import pose_messages
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "assets" / "sample.mp4"
@@ -20,6 +24,11 @@ def bad(tmp_path_factory):
     for name in ("text.npz", "text.json", "text.safetensors", "text.pth", "text.npy"):
         (folder / name).write_text("hello")
     np.save(folder / "pose3d.npy", np.zeros((10, 17, 3)))
+    cv2.imwrite(str(folder / "frame.jpg"), cv2.VideoCapture(str(SAMPLE)).read()[1])
+    recorder = Recorder()
+    for parts in pose_messages(45, 30.0):
+        recorder.add(parts)
+    recorder.save(folder / "session.npz")
     return folder
 
 
@@ -27,6 +36,8 @@ def bad(tmp_path_factory):
 CASES = [
     ("tools/annotate.py", [str(SAMPLE), "{bad}/text.npz", "--out", "{bad}/o.mp4"], "text.npz"),
     ("tools/annotate.py", ["{bad}/missing.mp4", "{bad}/missing.npz", "--out", "{bad}/o.mp4"], "missing"),
+    ("tools/annotate.py", ["{bad}/frame.jpg", "{bad}/session.npz", "--out", "{bad}/o.mp4"],
+     "frame.jpg does not fit the recording: 1 frames, 1 with a pose, 44 poses past its end"),
     ("tools/bench.py", ["--weights", "{bad}/text.safetensors"], "text.safetensors"),
     ("tools/build_engine.py", ["{bad}/missing.safetensors"], "error"),
     ("tools/evaluate.py", ["--weights", "{bad}/missing.safetensors"], "missing.safetensors"),
@@ -45,7 +56,7 @@ CASES = [
     ("tools/subscribe.py", ["--endpoint", "foo://bar"], "foo://bar"),
     ("tools/train.py", ["--data", "{bad}/missing", "--steps", "1"], "missing"),
     ("tools/view.py", ["--connect", "foo://x", "--save", "{bad}/v.mp4", "--duration", "1"], "foo://x"),
-    ("run_stream.py", ["--source", "{bad}/nosuchdir"], "nosuchdir"),
+    ("run_stream.py", ["--source", "{bad}/nosuchdir"], "source not found"),
     ("run_stream.py", ["--endpoint", "tcp://127.0.0.1:99999"], "99999"),
 ]
 
