@@ -23,6 +23,7 @@ from typing import Iterator
 
 import numpy as np
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from stream import wire
 from stream.publisher import endpoint_problem, load_key
@@ -33,6 +34,11 @@ __all__ = ["Subscriber", "PoseFrame", "MetaFrame"]
 # The publisher sends the description to each new subscriber and every second: a stream whose
 # poses come for this long without one is not a hotstream publisher.
 DESCRIPTION_TIMEOUT_S = 5.0
+# What a CurveZMQ client hears when the publisher turns its handshake down (a key not on the
+# allow-list, the wrong server key); ZeroMQ itself would just retry for ever, in silence.
+HANDSHAKE_FAILURES = {zmq.EVENT_HANDSHAKE_FAILED_AUTH: "the publisher refused this client's key",
+                      zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL: "the CurveZMQ handshake failed",
+                      zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: "the CurveZMQ handshake failed"}
 
 
 class Subscriber:
@@ -48,9 +54,11 @@ class Subscriber:
         self.socket = (context or zmq.Context.instance()).socket(zmq.SUB)
         self.socket.setsockopt(zmq.RCVHWM, rcv_hwm)
         self.socket.setsockopt(zmq.LINGER, 0)
+        self._monitor: zmq.Socket | None = None
         if curve_secret_key is not None:
             self.socket.curve_publickey, self.socket.curve_secretkey = load_key(curve_secret_key, secret=True)
             self.socket.curve_serverkey, _ = load_key(curve_server_key, secret=False)
+            self._monitor = self.socket.get_monitor_socket(sum(HANDSHAKE_FAILURES))
         suffix = "" if stream_id is None else stream_id
         for prefix in (wire.POSE_PREFIX, wire.META_PREFIX):
             self.socket.setsockopt(zmq.SUBSCRIBE, f"{prefix}{suffix}".encode())
@@ -62,8 +70,12 @@ class Subscriber:
         self._next_pub_seq: dict[str, int] = {}  # per stream
 
     def receive(self, timeout_s: float | None = None) -> PoseFrame | MetaFrame | None:
-        """The next message, decoded; None if nothing came within ``timeout_s``."""
-        if timeout_s is not None and not self.socket.poll(int(timeout_s * 1000)):
+        """The next message, decoded; None if nothing came within ``timeout_s``. Raises
+        PermissionError when the publisher turns down this client's CurveZMQ handshake."""
+        if self._monitor is not None:
+            if not self._wait_or_refused(timeout_s):
+                return None
+        elif timeout_s is not None and not self.socket.poll(int(timeout_s * 1000)):
             return None
         message = wire.decode(self.socket.recv_multipart())
         if isinstance(message, MetaFrame):
@@ -74,6 +86,19 @@ class Subscriber:
             self.lost += max(0, message.pub_seq - expected)
             self._next_pub_seq[message.stream_id] = message.pub_seq + 1
         return message
+
+    def _wait_or_refused(self, timeout_s: float | None) -> bool:
+        """Wait for a message (True) or ``timeout_s`` (False); a failed handshake raises."""
+        poller = zmq.Poller()
+        poller.register(self.socket, zmq.POLLIN)
+        poller.register(self._monitor, zmq.POLLIN)
+        ready = dict(poller.poll(None if timeout_s is None else int(timeout_s * 1000)))
+        if self._monitor in ready:
+            event = recv_monitor_message(self._monitor)
+            raise PermissionError(f"{self.endpoint}: {HANDSHAKE_FAILURES[event['event']]} (CurveZMQ): is this "
+                                  "client's public key in the publisher's curve_allowed_clients folder, and "
+                                  "curve_server_key the publisher's public key?")
+        return self.socket in ready
 
     def frames(self, timeout_s: float | None = None,
                description_timeout_s: float = DESCRIPTION_TIMEOUT_S) -> Iterator[PoseFrame]:
@@ -112,6 +137,9 @@ class Subscriber:
                 since.setdefault(message.stream_id, time.monotonic())
 
     def close(self) -> None:
+        if self._monitor is not None:
+            self.socket.disable_monitor()
+            self._monitor.close()
         self.socket.close()
 
     def __enter__(self) -> "Subscriber":

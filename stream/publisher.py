@@ -97,10 +97,13 @@ def load_key(path: str | Path, secret: bool) -> tuple[bytes, bytes | None]:
 
 
 def _check_allow_list(folder: Path) -> None:
+    if not folder.exists():
+        raise FileNotFoundError(f"publisher.curve_allowed_clients {folder}: folder not found")
     if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: allowed-clients folder not found")
+        raise ValueError(f"publisher.curve_allowed_clients {folder}: a file, not a folder of public key files")
     if not any(folder.glob("*.key")):
-        raise ValueError(f"{folder}: no public key files (*.key); no client could connect")
+        raise ValueError(f"publisher.curve_allowed_clients {folder}: no public key files (*.key) in the folder; "
+                         "no client could connect")
 
 
 class Publisher:
@@ -125,6 +128,8 @@ class Publisher:
             self.auth = ThreadAuthenticator(context)
             self.auth.start()
             self.auth.configure_curve(domain="*", location=str(curve_allowed_clients))
+            log.info("CurveZMQ on: encrypted; clients admitted by the %d public keys in %s",
+                     len(list(Path(curve_allowed_clients).glob("*.key"))), curve_allowed_clients)
         elif not is_local_endpoint(endpoint):
             log.warning("publishing on %s to any machine that connects, unencrypted and unauthenticated; "
                         "set publisher.curve_secret_key and publisher.curve_allowed_clients", endpoint)

@@ -170,15 +170,18 @@ def keys(tmp_path):
     return tmp_path
 
 
-def test_curve_only_allowed_clients_receive_poses(keys):
-    pub = Publisher("tcp://127.0.0.1:*", "cam0", curve_secret_key=keys / "server.key_secret",
-                    curve_allowed_clients=keys / "allowed")
+def test_curve_only_allowed_clients_receive_poses(keys, caplog):
+    with caplog.at_level(logging.INFO, logger="stream.publisher"):
+        pub = Publisher("tcp://127.0.0.1:*", "cam0", curve_secret_key=keys / "server.key_secret",
+                        curve_allowed_clients=keys / "allowed")
+    assert f"CurveZMQ on: encrypted; clients admitted by the 1 public keys in {keys / 'allowed'}" in caplog.text
     server_key = keys / "server.key"
     alice = Subscriber(pub.endpoint, "cam0", curve_secret_key=keys / "alice.key_secret", curve_server_key=server_key)
     mallory = Subscriber(pub.endpoint, "cam0", curve_secret_key=keys / "mallory.key_secret",
                          curve_server_key=server_key)
     plain = Subscriber(pub.endpoint, "cam0")
     got = {alice: [], mallory: [], plain: []}
+    refused = []
     try:
         assert pub.wait_for_subscriber(20)
         for i in range(30):
@@ -186,14 +189,32 @@ def test_curve_only_allowed_clients_receive_poses(keys):
             pub.send(pose_message(pub, i))
             time.sleep(0.03)  # a second of stream: ample time for every handshake to have been tried
             for sub, messages in got.items():
-                while (message := sub.receive(timeout_s=0)) is not None:
-                    messages.append(message)
+                try:
+                    while (message := sub.receive(timeout_s=0)) is not None:
+                        messages.append(message)
+                except PermissionError as err:
+                    refused.append((sub, str(err)))
     finally:
         for sub in got:
             sub.close()
         pub.close()
     assert any(isinstance(m, PoseFrame) for m in got[alice]) and any(isinstance(m, MetaFrame) for m in got[alice])
     assert got[mallory] == [] and got[plain] == []
+    assert refused and {sub for sub, _ in refused} == {mallory}  # told, instead of waiting for ever
+    assert "the publisher refused this client's key (CurveZMQ)" in refused[0][1]
+
+
+def test_a_refused_curve_client_is_told_at_once(keys):
+    pub = Publisher("tcp://127.0.0.1:*", "cam0", curve_secret_key=keys / "server.key_secret",
+                    curve_allowed_clients=keys / "allowed")
+    mallory = Subscriber(pub.endpoint, "cam0", curve_secret_key=keys / "mallory.key_secret",
+                         curve_server_key=keys / "server.key")
+    try:
+        with pytest.raises(PermissionError, match="curve_allowed_clients folder"):
+            next(mallory.frames(timeout_s=60))  # not told, it would hear nothing and wait
+    finally:
+        mallory.close()
+        pub.close()
 
 
 def test_curve_settings_are_checked(keys, tmp_path):
@@ -201,6 +222,9 @@ def test_curve_settings_are_checked(keys, tmp_path):
         load_settings(values={"publisher.curve_secret_key": str(keys / "server.key_secret")})
     with pytest.raises(ValueError, match="server.key: holds no secret key"):
         Publisher("tcp://127.0.0.1:*", "cam0", curve_secret_key=keys / "server.key", curve_allowed_clients=keys / "allowed")
+    with pytest.raises(FileNotFoundError, match="publisher.curve_allowed_clients .*missing: folder not found"):
+        Publisher("tcp://127.0.0.1:*", "cam0", curve_secret_key=keys / "server.key_secret",
+                  curve_allowed_clients=tmp_path / "missing")
     empty = tmp_path / "nobody"
     empty.mkdir()
     with pytest.raises(ValueError, match="nobody: no public key files"):

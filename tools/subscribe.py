@@ -66,6 +66,9 @@ def main() -> int:
                 break
     except KeyboardInterrupt:
         pass
+    except PermissionError as err:  # a CurveZMQ publisher refused this client
+        print(f"subscribe.py: error: {err}", file=sys.stderr)
+        return 2
     finally:
         sub.close()
     print(f"received {len(latencies)} frames, lost {sub.lost} (read too slowly)", flush=True)
