@@ -194,3 +194,12 @@ def test_subscribe_tool_saves_its_recording_on_sigterm(tmp_path):
     assert proc.returncode == 0, lines
     received = int(next(line for line in lines if line.startswith("received")).split()[1])
     assert received > 0 and len(np.load(out)["seq"]) == received
+
+
+def test_timestamps_exceed_a_doubles_integers_and_the_spec_says_so():
+    """A JavaScript consumer reading them as numbers would lose nanoseconds: the spec must tell it."""
+    now = time.time_ns()
+    header = msgpack.unpackb(wire.encode_pose(record(), "cam0", 0, 30.0, t_publish_ns=now)[1])
+    assert header["t_publish_ns"] == now and now > 2**53
+    spec = (Path(__file__).resolve().parents[1] / "docs" / "wire-format.md").read_text()
+    assert "2^53" in spec and "useBigInt64" in spec
