@@ -175,9 +175,9 @@ class Pipeline:
         self._warm_up()
 
     def _warm_up(self) -> None:
-        """Run each model once so one-off initialisation does not land on the first frames."""
+        """Run the engine once so one-off initialisation does not land on the first frames (the
+        2D model is warmed up by ``create_pose2d``)."""
         self.engine.run(np.zeros((1, self.engine.window, NUM_JOINTS, 2), np.float32))
-        self.pose2d.estimate(np.zeros((480, 640, 3), np.uint8), 0)  # nobody there: no tracking state
 
     def describe(self) -> dict:
         """The stream description consumers get on ``meta/<stream_id>``."""
