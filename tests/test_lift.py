@@ -170,16 +170,9 @@ def test_a_plain_array_needs_its_frame_rate(tmp_path):
 
 def test_a_recording_is_lifted_at_its_rate_and_size_one_person_at_a_time(tmp_path):
     """Two people, 30 fps, 640x360 pixels: what the recording says is what is used."""
-    from stream import wire
-    from stream.recorder import Recorder
-    from synthetic_motion import IMAGE_SIZE, pose_messages
+    from synthetic_motion import IMAGE_SIZE, two_people_recording
 
-    recorder, first, second = Recorder(), pose_messages(14, 30.0, seed=0), pose_messages(12, 30.0, seed=1)
-    for k, parts in enumerate(first + second):
-        frame = wire.decode(parts)
-        frame.header["seq"] = frame.seq = k
-        recorder.keep(frame)
-    recorder.save(tmp_path / "session.npz")
+    two_people_recording(tmp_path / "session.npz", frames=(14, 12))
     make_checkpoint(tmp_path / "m.safetensors", TPC)
     summary = lift_file(tmp_path / "session.npz", tmp_path / "out.npz", tmp_path / "m.safetensors",
                         backend="torch", progress=False)
