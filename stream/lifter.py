@@ -9,6 +9,10 @@ A held frame (nobody seen, ``valid`` false) repeats the last pose published in i
 segment exactly, 3D and root included, as the wire format promises: lifting its window again
 would move the pose although nothing was seen.
 
+Left and right are repaired first (``stream.left_right``): MediaPipe swaps them for a few frames
+now and then, and each pose's labels are kept continuous with the track's before it enters the
+ring; the frames repaired are counted (``left_right.repaired``).
+
 Fault policy: a change of source epoch (camera reconnected, stall, looped video) or of image
 size restarts the window like a change of person, so no window spans a gap. A lifted pose or
 root that is not finite is never handed on: the frame is dropped and counted (``non_finite``).
@@ -20,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from engines.skeleton import JOINT_NAMES
+from stream.left_right import LeftRightRepair
 from stream.record import FrameRecord
 from stream.ring import PoseRing
 from stream.root import estimate_root, focal_from_fov
@@ -36,6 +41,7 @@ class LifterStage:
         self.key_joints = [JOINT_NAMES.index(name) for name in key_joints]
         self.max_batch = max_batch
         self.ring = PoseRing(engine.window, engine.lookahead, hold_frames)
+        self.left_right = LeftRightRepair()
         self.root, self.focal_px, self.hfov_deg = root, focal_px, hfov_deg
         self.smoother = smoother
         self.last_pose2d = None
@@ -92,11 +98,13 @@ class LifterStage:
         key = (rec.source_id, rec.epoch, rec.image_size, rec.pose2d.person_id)
         if self.ring.count and key != self.ring.key:
             self._restart()
+        rec.pose2d = self.left_right(rec.pose2d)
         self.ring.push(rec.pose2d.h36m_normalized(), rec, key, self._collect)
         self.last_pose2d = rec.pose2d
 
     def _end_segment(self) -> None:
         self.last_pose2d = None
+        self.left_right.reset()  # a new track: its labels start from MediaPipe's
         self.segment += 1
 
     def _collect(self, window: np.ndarray, rec: FrameRecord, valid: bool) -> None:

@@ -367,6 +367,7 @@ class Pipeline:
             "invalid_frames": source.frames_invalid,
             **{f"dropped_{name}": q.dropped for name, q in self.queues.items()},
             "no_person": lifter.no_person,
+            "left_right_repaired": lifter.left_right.repaired,
             "non_finite_2d": self.non_finite_2d,
             "held_invalid": lifter.held,
             "skipped_by_lifter": lifter.skipped,

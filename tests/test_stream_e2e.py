@@ -71,6 +71,7 @@ def test_every_frame_with_a_person_is_published_and_received(run):
     assert len(poses) == counts["published"] == with_person + counts["held_invalid"]
     seqs = [p.seq for p in poses]
     assert seqs == sorted(set(seqs)) and 0 <= seqs[0] and seqs[-1] <= 229
+    assert counts["left_right_repaired"] > 0  # MediaPipe swaps the man facing the camera (tests/test_left_right.py)
 
 
 def test_headers_and_arrays(run):
