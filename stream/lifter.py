@@ -118,7 +118,7 @@ class LifterStage:
         if not self._pending:
             return []
         if self.max_batch is not None:
-            newest = [k for k, (_, _, flushed) in enumerate(self._pending) if not flushed][-self.max_batch:]
+            newest = set([k for k, (_, _, flushed) in enumerate(self._pending) if not flushed][-self.max_batch:])
             keep = [k for k, (_, _, flushed) in enumerate(self._pending) if flushed or k in newest]
             self.skipped += len(self._pending) - len(keep)
             self._windows, self._pending = [self._windows[k] for k in keep], [self._pending[k] for k in keep]
