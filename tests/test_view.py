@@ -1,4 +1,5 @@
 """The live viewer, headless: a recorded session replayed over loopback is drawn into a video file."""
+import os
 import subprocess
 import sys
 import threading
@@ -83,8 +84,9 @@ def test_viewer_renders_a_replayed_session_to_video(tmp_path):
 
 
 def test_view_cli_without_display_or_save_fails_clearly():
+    no_display = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     result = subprocess.run([sys.executable, "tools/view.py", "--duration", "0.1"], capture_output=True, text=True,
-                            env={"PATH": "/usr/bin:/bin"}, timeout=60)
+                            env=no_display, timeout=60)
     assert result.returncode == 2 and "no display" in result.stderr
 
 
