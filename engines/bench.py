@@ -221,22 +221,31 @@ def benchmark(models: dict[str, HoT], backends: list[str], *, batches=(1, 8), th
     return report
 
 
+# A ratio of two medians of fewer timed runs than this means little on a shared machine (p50
+# moves by +-20 % from run to run; ``--iters 20`` printed ratios that contradicted each other).
+MIN_RUNS_FOR_RATIO = 100
+
+
 def speed_ratios(results: list[Measurement]) -> list[dict]:
     """Batch-1 p50 ratios, with and without the frame cache: TPC vs unpruned per backend, each
-    backend vs PyTorch eager per variant, and the frame cache vs whole windows."""
-    p50 = {(r.model, r.variant, r.backend, r.frame_cache): r.p50_ms for r in results if r.batch == 1}
+    backend vs PyTorch eager per variant, and the frame cache vs whole windows. ``speedup`` is
+    None when either side had fewer than ``MIN_RUNS_FOR_RATIO`` timed runs (``runs`` says how many)."""
+    by_key = {(r.model, r.variant, r.backend, r.frame_cache): r for r in results if r.batch == 1}
     ratios = []
-    for (model, variant, backend, cached), ms in p50.items():
+
+    def add(model: str, what: str, slower: Measurement, faster: Measurement) -> None:
+        runs = min(slower.iterations, faster.iterations)
+        ratios.append({"model": model, "what": what, "runs": runs,
+                       "speedup": slower.p50_ms / faster.p50_ms if runs >= MIN_RUNS_FOR_RATIO else None})
+
+    for (model, variant, backend, cached), r in by_key.items():
         mode = "frame cache" if cached else "whole windows"
-        if variant == "tpc" and (model, "unpruned", backend, cached) in p50:
-            ratios.append({"model": model, "what": f"TPC vs unpruned ({backend}, {mode})",
-                           "speedup": p50[(model, "unpruned", backend, cached)] / ms})
-        if backend != "torch" and (model, variant, "torch", cached) in p50:
-            ratios.append({"model": model, "what": f"{backend} vs torch ({variant}, {mode})",
-                           "speedup": p50[(model, variant, "torch", cached)] / ms})
-        if cached and (model, variant, backend, False) in p50:
-            ratios.append({"model": model, "what": f"frame cache vs whole windows ({backend}, {variant})",
-                           "speedup": p50[(model, variant, backend, False)] / ms})
+        if variant == "tpc" and (twin := by_key.get((model, "unpruned", backend, cached))):
+            add(model, f"TPC vs unpruned ({backend}, {mode})", twin, r)
+        if backend != "torch" and (eager := by_key.get((model, variant, "torch", cached))):
+            add(model, f"{backend} vs torch ({variant}, {mode})", eager, r)
+        if cached and (whole := by_key.get((model, variant, backend, False))):
+            add(model, f"frame cache vs whole windows ({backend}, {variant})", whole, r)
     return ratios
 
 
@@ -255,7 +264,12 @@ def to_markdown(report: dict) -> str:
                      f"{r['memory_mb']:.0f} |")
     if report["ratios"]:
         lines += ["", "| model | speed-up (batch 1, p50) | × |", "|---|---|---:|"]
-        lines += [f"| {r['model']} | {r['what']} | {r['speedup']:.2f} |" for r in report["ratios"]]
+        lines += [f"| {r['model']} | {r['what']} | "
+                  + (f"{r['speedup']:.2f} |" if r["speedup"] is not None else f"too few runs ({r['runs']}) |")
+                  for r in report["ratios"]]
+        if any(r["speedup"] is None for r in report["ratios"]):
+            lines += ["", f"A ratio needs at least {MIN_RUNS_FOR_RATIO} timed runs on each side (--iters, "
+                      "--max-seconds): with fewer, the medians move too much for it to mean anything."]
     if report["skipped"]:
         lines += [""] + [f"Skipped {b}: {why}." for b, why in report["skipped"].items()]
     return "\n".join(lines) + "\n"

@@ -8,10 +8,13 @@ target frame of their output.
 
 The model sees frames at the rate it was trained at (the checkpoint's ``fps`` info, 50 by
 default): an input at another rate is resampled to it by linear interpolation, and the 3D output
-is resampled back to the input's frames.
+is resampled back to the input's frames. The input's rate is never guessed: a stream recording
+(docs/recording.md) says it, and so do its image size and who each pose is; a plain array needs
+them given. A recording is lifted one person at a time, so no window mixes two people.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +22,29 @@ from tqdm import tqdm
 
 from engines.checkpoint import DEFAULT_WEIGHTS, read_checkpoint
 from engines.skeleton import NUM_JOINTS, NUM_MEDIAPIPE_LANDMARKS, mediapipe_to_h36m, normalize_screen
+from engines.stream_rows import rows_of_stream
 
 DEFAULT_FPS = 50.0
 
 
-def read_pose2d(path: str | Path) -> np.ndarray:
-    """The 2D array of a ``.npy`` file, or of a ``.npz`` with one array (or one named ``pose2d``)."""
+RECORDING_FORMAT = "hotstream-recording"  # docs/recording.md; its stacked arrays need no stream code
+NORMALISED_LIMIT = 4.0  # normalised coordinates lie within about +-1 (+-h/w in y): beyond this, pixels
+
+
+@dataclass
+class Pose2DInput:
+    """A 2D sequence and what its file says about it (None: not said)."""
+
+    points: np.ndarray                      # (N, 17, 2) or (N, 33, 2|3)
+    fps: float | None = None
+    image_size: tuple[float, float] | None = None
+    person: np.ndarray | None = None        # (N,) who each pose is
+    seq: np.ndarray | None = None           # (N,) index of each pose's frame in its source
+
+
+def read_pose2d(path: str | Path, stream_id: str | None = None) -> Pose2DInput:
+    """The 2D array of a ``.npy`` file, of a ``.npz`` with one array (or one named ``pose2d``), or
+    of a stream recording, with its frame rate, image size, persons and frame indices."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: input file not found")
@@ -35,14 +55,28 @@ def read_pose2d(path: str | Path) -> np.ndarray:
     except ValueError as e:
         raise ValueError(f"{path}: not a plain numeric array file ({e})") from None
     if isinstance(data, np.ndarray):
-        return data
+        return Pose2DInput(data)
     with data:
         names = list(data.keys())
+        if "format" in names and str(data["format"]) == RECORDING_FORMAT:
+            return _recording_pose2d(path, {name: data[name] for name in names}, stream_id)
         if "pose2d" in names:
-            return data["pose2d"]
+            return Pose2DInput(data["pose2d"], float(data["fps"]) if "fps" in names else None)
         if len(names) != 1:
             raise ValueError(f"{path}: npz holds {names}; expected one array or one named 'pose2d'")
-        return data[names[0]]
+        return Pose2DInput(data[names[0]])
+
+
+def _recording_pose2d(path: Path, data: dict[str, np.ndarray], stream_id: str | None) -> Pose2DInput:
+    rows = rows_of_stream(path, data["stream_id"], stream_id)
+    image_size = None
+    if "image_size" in data:
+        sizes = np.unique(data["image_size"][rows], axis=0)
+        if len(sizes) > 1:
+            raise ValueError(f"{path}: the image size changes within the stream ({sizes.tolist()}); lift each part alone")
+        image_size = tuple(float(v) for v in sizes[0])
+    return Pose2DInput(data["pose2d"][rows], float(np.median(data["fps"][rows])), image_size,
+                       data["person"][rows] if "person" in data else None, data["seq"][rows])
 
 
 def to_h36m(points: np.ndarray, width: float | None = None, height: float | None = None) -> np.ndarray:
@@ -71,6 +105,9 @@ def to_h36m(points: np.ndarray, width: float | None = None, height: float | None
     if bad.any():
         raise ValueError(f"{int(bad.sum())} of {len(points)} frames hold NaN or inf (first: frame "
                          f"{int(np.argmax(bad))}); fill or drop them before lifting")
+    if width is None and (largest := float(np.abs(points).max())) > NORMALISED_LIMIT:
+        raise ValueError(f"values reach {largest:g}, far outside normalised coordinates (about -1 to 1): "
+                         "pixels? give --width and --height")
     return normalize_screen(points, width, height) if width is not None else points
 
 
@@ -127,7 +164,7 @@ def checkpoint_fps(weights: str | Path | None) -> float:
 
 def read_world(path: str | Path, frames: int) -> np.ndarray:
     """MediaPipe world landmarks (N, 33, 3) in metres from a ``.npy``, for ``frames`` frames."""
-    world = np.asarray(read_pose2d(path), dtype=np.float32)
+    world = np.asarray(read_pose2d(path).points, dtype=np.float32)
     if world.shape != (frames, NUM_MEDIAPIPE_LANDMARKS, 3):
         raise ValueError(f"{path}: world landmarks must have shape ({frames}, 33, 3) to match the 2D input, "
                          f"got {world.shape}")
@@ -137,26 +174,42 @@ def read_world(path: str | Path, frames: int) -> np.ndarray:
 def lift_file(input_path: str | Path, output_path: str | Path, weights: str | Path | None = None,
               lookahead: int = 0, width: float | None = None, height: float | None = None,
               fps: float | None = None, backend: str = "auto", batch_size: int = 256,
-              progress: bool = True, world_path: str | Path | None = None, flip: bool = False) -> dict:
-    """Lift a 2D array file and write ``pose3d`` (N, 17, 3) to an ``.npz``; returns a summary.
+              progress: bool = True, stream_id: str | None = None, world_path: str | Path | None = None,
+              flip: bool = False) -> dict:
+    """Lift a 2D array file or a recording and write ``pose3d`` (N, 17, 3) to an ``.npz``
+    (with ``seq`` and ``person`` for a recording); returns a summary.
 
-    With ``world_path`` (MediaPipe's world landmarks of the same frames) ``pose3d`` is the fused
-    output the live pipeline publishes and ``pose3d_lifter`` the lifter's alone."""
+    ``fps``, ``width`` and ``height`` override what the input says; the rate must come from one
+    or the other. Each run of poses of one person is lifted on its own. With ``world_path``
+    (MediaPipe's world landmarks of the same frames) ``pose3d`` is the fused output the live
+    pipeline publishes; ``pose3d_lifter`` is always the lifter's alone.
+    """
     from engines.fusion import fuse_world, world_to_h36m
     from engines.runtime import load_engine
 
-    pose2d = to_h36m(read_pose2d(input_path), width, height)
+    given = read_pose2d(input_path, stream_id)
+    fps = fps if fps is not None else given.fps
+    if fps is None:
+        raise ValueError(f"{input_path} does not say its frame rate; pass --fps")
+    if width is None and height is None and given.image_size is not None:
+        width, height = given.image_size
+    pose2d = to_h36m(given.points, width, height)
     world = read_world(world_path, len(pose2d)) if world_path is not None else None
     model_fps = checkpoint_fps(weights)
     engine = load_engine(weights, backend=backend, lookahead=lookahead, flip=flip)
-    lifted = lift_sequence(engine, pose2d, fps, model_fps, batch_size, progress)
+    person = given.person if given.person is not None else np.zeros(len(pose2d), np.int64)
+    starts = np.flatnonzero(np.r_[True, person[1:] != person[:-1]])
+    rate = None if fps == model_fps else fps
+    lifted = np.concatenate([lift_sequence(engine, pose2d[a:b], rate, model_fps, batch_size, progress)
+                             for a, b in zip(starts, np.r_[starts[1:], len(pose2d)])])
     pose3d = fuse_world(lifted, world_to_h36m(world)) if world is not None else lifted
     described = engine.describe()
     output_path = Path(output_path)
     output_path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(output_path, pose3d=pose3d, pose3d_lifter=lifted, fps=np.float32(fps or model_fps), lookahead=np.int64(lookahead),
+    known = {name: value for name, value in (("seq", given.seq), ("person", given.person)) if value is not None}
+    np.savez(output_path, pose3d=pose3d, pose3d_lifter=lifted, fps=np.float32(fps), lookahead=np.int64(lookahead),
              model_fps=np.float32(model_fps), backend=described["backend"],
-             weights_sha256=described["weights_sha256"] or "")
+             weights_sha256=described["weights_sha256"] or "", **known)
     return {"frames": len(pose3d), "output": str(output_path), "backend": described["backend"],
-            "window": engine.window, "lookahead": lookahead, "model_fps": model_fps,
-            "resampled": fps is not None and fps != model_fps, "fused": world is not None}
+            "window": engine.window, "lookahead": lookahead, "model_fps": model_fps, "fps": fps,
+            "resampled": fps != model_fps, "segments": len(starts), "fused": world is not None}

@@ -22,15 +22,19 @@ the BVH skeleton and its rotations are in docs/motion-export.md; in short:
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from scipy.spatial.transform import Rotation
 
 from engines.skeleton import BONES, JOINT_INDEX, JOINT_NAMES, NUM_JOINTS, PARENTS, bone_lengths
+from engines.stream_rows import rows_of_stream
 
 UNITS = {"m": 1.0, "cm": 100.0, "mm": 1000.0}
+# A pelvis moving this far between two frames is not a person walking (15 m/s at 30 fps): the
+# tracker switched people or the root fit failed.
+ROOT_JUMP_M = 0.5
 CAMERA_TO_Y_UP = np.array([1.0, -1.0, -1.0])  # a proper rotation: 180 degrees about x
 EULER_ORDER = "ZXY"
 BVH_NAMES = {
@@ -71,6 +75,8 @@ class Motion:
     fps: float
     root: np.ndarray | None = None   # (N, 3) pelvis from the camera; NaN rows where unknown
     filled_frames: int = 0           # frames missing from the input (gaps in seq), interpolated
+    person: int | None = None        # who, when the input says who each pose is
+    other_people: dict[int, int] = field(default_factory=dict)  # person -> poses left out
 
     def __post_init__(self) -> None:
         self.pose3d = np.asarray(self.pose3d, dtype=np.float64)
@@ -90,6 +96,19 @@ class Motion:
     def has_root(self) -> bool:
         return self.root is not None and bool(np.isfinite(self.root).all(axis=1).any())
 
+    def root_jumps(self) -> np.ndarray:
+        """Frames ``i`` whose pelvis is more than ``ROOT_JUMP_M`` from frame ``i - 1``'s (both known)."""
+        if not self.has_root:
+            return np.zeros(0, dtype=np.int64)
+        step = np.linalg.norm(np.diff(self.root, axis=0), axis=1)
+        return np.flatnonzero(step > ROOT_JUMP_M) + 1  # NaN steps compare False
+
+    def bone_length_variation(self) -> dict[str, float]:
+        """How much the lifter's bone lengths vary over the clip (the BVH fixes each at its median):
+        per bone the standard deviation over the median, as ``{child joint name: fraction}``."""
+        lengths = bone_lengths(self.pose3d)
+        return {JOINT_NAMES[c]: float(v) for (_, c), v in zip(BONES, lengths.std(axis=0) / np.median(lengths, axis=0))}
+
     def positions(self) -> np.ndarray:
         """(N, 17, 3) metres in the export frame (Y up), pelvis at the root estimate: frames without
         one take it interpolated from their neighbours; with none at all the pelvis is at the origin."""
@@ -106,12 +125,15 @@ def _interpolate_gaps(values: np.ndarray) -> np.ndarray:
     return np.stack([np.interp(frames, frames[known], values[known, d]) for d in range(values.shape[1])], axis=1)
 
 
-def load_motion(path: str | Path, stream_id: str | None = None, fps: float | None = None) -> Motion:
+def load_motion(path: str | Path, stream_id: str | None = None, fps: float | None = None,
+                person: int | None = None) -> Motion:
     """A clip from an .npz holding ``pose3d`` (N, 17, 3) and optionally ``root`` (N, 3), ``fps``,
-    ``seq`` and ``stream_id`` per row: the output of tools/lift.py or a stream recording.
+    ``seq``, ``stream_id`` and ``person`` per row (the output of tools/lift.py or a stream
+    recording), or from a .npy holding the poses alone.
 
-    ``fps`` overrides the file's. Rows are placed by ``seq`` when present; frames missing from
-    the sequence are interpolated (counted in ``filled_frames``).
+    ``fps`` overrides the file's. One skeleton is one person: of several, ``person`` or else the
+    one with the most poses (the others are counted in ``other_people``). Rows are placed by
+    ``seq`` when present; frames missing from the sequence are interpolated (``filled_frames``).
     """
     path = Path(path)
     if not path.is_file():
@@ -120,19 +142,26 @@ def load_motion(path: str | Path, stream_id: str | None = None, fps: float | Non
         npz = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as err:
         raise ValueError(f"{path} is not an .npz file: {err}") from None
-    with npz:
-        if "pose3d" not in npz.files:
-            raise ValueError(f"{path} has no 'pose3d' array (keys: {sorted(npz.files)})")
-        data = {name: npz[name] for name in ("pose3d", "root", "fps", "seq", "stream_id") if name in npz.files}
-    rows = np.arange(len(data["pose3d"]))
-    if "stream_id" in data:
-        streams = sorted(set(data["stream_id"].tolist()))
-        if stream_id is None and len(streams) > 1:
-            raise ValueError(f"{path} holds streams {streams}; choose one")
-        if stream_id is not None:
-            rows = np.flatnonzero(data["stream_id"] == stream_id)
-            if not len(rows):
-                raise ValueError(f"{path} has no stream {stream_id!r} (streams: {streams})")
+    if isinstance(npz, np.ndarray):  # a bare .npy: the poses alone
+        data = {"pose3d": npz}
+    else:
+        with npz:
+            if "pose3d" not in npz.files:
+                raise ValueError(f"{path} has no 'pose3d' array (keys: {sorted(npz.files)})")
+            data = {name: npz[name] for name in ("pose3d", "root", "fps", "seq", "stream_id", "person")
+                    if name in npz.files}
+    rows = rows_of_stream(path, data["stream_id"], stream_id) if "stream_id" in data else np.arange(len(data["pose3d"]))
+    others: dict[int, int] = {}
+    if "person" in data:
+        ids, counts = np.unique(data["person"][rows], return_counts=True)
+        if person is None:
+            person = int(ids[np.argmax(counts)])
+        elif person not in ids:
+            raise ValueError(f"{path} has no person {person} (people: {ids.tolist()})")
+        others = {int(i): int(c) for i, c in zip(ids, counts) if i != person}
+        rows = rows[data["person"][rows] == person]
+    elif person is not None:
+        raise ValueError(f"{path} does not say who each pose is (no 'person' array); leave out the person")
     if fps is None:
         if "fps" not in data:
             raise ValueError(f"{path} does not say its frame rate; pass fps")
@@ -155,7 +184,7 @@ def load_motion(path: str | Path, stream_id: str | None = None, fps: float | Non
                 root_full = np.full((frames[-1] + 1, 3), np.nan)
                 root_full[frames] = root
                 root = root_full
-    return Motion(pose3d, fps, root, filled)
+    return Motion(pose3d, fps, root, filled, person, others)
 
 
 # --- BVH -------------------------------------------------------------------------------------

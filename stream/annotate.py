@@ -89,6 +89,8 @@ def annotate_video(video: str | Path, poses: Mapping[int, PoseFrame], out: str |
     """Write ``out``: every frame of ``video`` annotated with ``poses[frame index]`` where present.
 
     Returns counts: frames written, annotated, and poses whose ``seq`` is past the video's end.
+    A video the recording does not fit (more poses past its end than on its frames: an image,
+    another clip) is a ValueError, and nothing is kept.
     """
     if not Path(video).is_file():
         raise FileNotFoundError(f"video not found: {video}")
@@ -109,8 +111,13 @@ def annotate_video(video: str | Path, poses: Mapping[int, PoseFrame], out: str |
                 bar.update()
     finally:
         capture.release()
-    return {"frames": writer.frames, "annotated": writer.annotated,
-            "poses_past_end": sum(seq >= writer.frames for seq in poses)}
+    past_end = sum(seq >= writer.frames for seq in poses)
+    if past_end > writer.annotated:
+        Path(out).unlink()
+        raise ValueError(f"{video} does not fit the recording: {writer.frames} frames, {writer.annotated} with a "
+                         f"pose, {past_end} poses past its end (seq {min(poses)}-{max(poses)}); is it the video "
+                         "the session was recorded from?")
+    return {"frames": writer.frames, "annotated": writer.annotated, "poses_past_end": past_end}
 
 
 def save_gif(video: str | Path, out: str | Path, width: int = 480, every: int = 3, colors: int = 128,

@@ -13,7 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from engines.skeleton import JOINT_NAMES
-from stream.publisher import is_local_endpoint
+from stream.publisher import endpoint_problem, is_local_endpoint
 
 
 class _Section(BaseModel):
@@ -102,6 +102,8 @@ class PublisherSettings(_Section):
 
     @model_validator(mode="after")
     def _safe_by_default(self) -> "PublisherSettings":
+        if (problem := endpoint_problem(self.endpoint, bind=True)) is not None:
+            raise ValueError(problem)
         if not self.allow_remote and not is_local_endpoint(self.endpoint):
             raise ValueError(f"endpoint {self.endpoint!r} is reachable from other machines; "
                              "set publisher.allow_remote: true to mean it")

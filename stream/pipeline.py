@@ -14,7 +14,8 @@ For a live source (camera, paced video) a full queue drops its *oldest* item, so
 build up; every drop is counted. The image queue before the 2D stage holds one frame, so
 MediaPipe always works on the freshest one. The lifter takes its whole backlog of poses at once
 and pushes every pose into the ring (windows stay evenly spaced in time), but lifts only the
-newest ``lifter.max_batch`` windows and skips older ones. With ``as_fast_as_possible`` the queues
+newest ``lifter.max_batch`` windows and skips older ones (but never the last ``lookahead`` frames
+before a gap, which no newer window covers). With ``as_fast_as_possible`` the queues
 block instead and every frame is processed.
 
 Every frame is stamped at each stage boundary (``FrameRecord``); the report built at the end
@@ -175,9 +176,9 @@ class Pipeline:
         self._warm_up()
 
     def _warm_up(self) -> None:
-        """Run each model once so one-off initialisation does not land on the first frames."""
+        """Run the engine once so one-off initialisation does not land on the first frames (the
+        2D model is warmed up by ``create_pose2d``)."""
         self.engine.run(np.zeros((1, self.engine.window, NUM_JOINTS, 2), np.float32))
-        self.pose2d.estimate(np.zeros((480, 640, 3), np.uint8), 0)  # nobody there: no tracking state
 
     def describe(self) -> dict:
         """The stream description consumers get on ``meta/<stream_id>``."""
@@ -251,7 +252,8 @@ class Pipeline:
         inbox, pub = self.queues["wait_publish"], self.publisher
         s = self.settings
         while True:
-            self._announce_state(self.source.state())
+            state = self.source.state()
+            self._announce_state(self.source_state if state == ENDED else state)  # ended: after the last pose
             rec = inbox.get(timeout_s=min(pub.service(), 0.1))
             if rec is END:
                 break
@@ -363,10 +365,10 @@ class Pipeline:
         counts = {
             "captured": self.captured,
             "dropped_at_source": source.frames_skipped,
-            "unreadable": source.frames_failed,
             "invalid_frames": source.frames_invalid,
             **{f"dropped_{name}": q.dropped for name, q in self.queues.items()},
             "no_person": lifter.no_person,
+            "left_right_repaired": lifter.left_right.repaired,
             "non_finite_2d": self.non_finite_2d,
             "held_invalid": lifter.held,
             "skipped_by_lifter": lifter.skipped,

@@ -8,8 +8,13 @@ keeps following the same person (bounding-box overlap with the last pose seen) a
 """
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import cv2
 import numpy as np
@@ -153,16 +158,47 @@ class TasksPose:
         self.landmarker.close()
 
 
+# MediaPipe's C++ start-up notices, harmless and printed on every run: TFLite's delegate line,
+# absl's note that it was not initialised, and a TFLite feature the bundled models do not use.
+NATIVE_STARTUP_NOISE = ("Created TensorFlow Lite XNNPACK delegate", "All log messages before absl::InitializeLog()",
+                        "inference_feedback_manager.cc")
+
+
+@contextmanager
+def _native_startup_noise_dropped() -> Iterator[None]:
+    """Catch what native code writes to file descriptor 2 (past Python's logging) meanwhile, and
+    pass on all of it but the known start-up notices."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            lines = sink.read().decode(errors="replace").splitlines(keepends=True)
+            sys.stderr.write("".join(line for line in lines if not any(n in line for n in NATIVE_STARTUP_NOISE)))
+            sys.stderr.flush()
+
+
 def create_pose2d(backend: str = "solutions", model_complexity: int = 1, task_file: Path | None = None,
                   num_poses: int = 2, min_detection_confidence: float = 0.5,
                   min_tracking_confidence: float = 0.5, same_person_iou: float = 0.1):
-    """The 2D estimator named by ``backend`` ("solutions" or "tasks")."""
-    if backend == "solutions":
-        return SolutionsPose(model_complexity, min_detection_confidence, min_tracking_confidence,
-                             same_person_iou)
-    if backend == "tasks":
-        if task_file is None:
-            raise ValueError("pose2d.backend 'tasks' needs pose2d.task_file (a PoseLandmarker .task bundle)")
-        return TasksPose(task_file, num_poses, min_detection_confidence, min_tracking_confidence,
-                         same_person_iou)
-    raise ValueError(f"unknown pose2d.backend {backend!r}; choose 'solutions' or 'tasks'")
+    """The 2D estimator named by ``backend`` ("solutions" or "tasks"), run once on a blank image so
+    that its one-off start-up (and MediaPipe's start-up notices, dropped) is over before frames come."""
+    if backend == "tasks" and task_file is None:
+        raise ValueError("pose2d.backend 'tasks' needs pose2d.task_file (a PoseLandmarker .task bundle)")
+    if backend not in ("solutions", "tasks"):
+        raise ValueError(f"unknown pose2d.backend {backend!r}; choose 'solutions' or 'tasks'")
+    with _native_startup_noise_dropped():
+        if backend == "solutions":
+            estimator = SolutionsPose(model_complexity, min_detection_confidence, min_tracking_confidence,
+                                      same_person_iou)
+        else:
+            estimator = TasksPose(task_file, num_poses, min_detection_confidence, min_tracking_confidence,
+                                  same_person_iou)
+        estimator.estimate(np.zeros((480, 640, 3), np.uint8), 0)  # nobody there: no tracking state
+    return estimator

@@ -33,6 +33,37 @@ from zmq.auth.thread import ThreadAuthenticator
 from stream import wire
 
 log = logging.getLogger(__name__)
+# On close, how long messages still queued may take to leave: enough for the last description
+# (``source_state: ended``) to reach subscribers, bounded so a dead one cannot hold the exit.
+CLOSE_LINGER_MS = 500
+
+
+TRANSPORTS = ("tcp", "ipc", "inproc")
+ENDPOINT_FORMS = "tcp://HOST:PORT, ipc://PATH or inproc://NAME"
+
+
+def endpoint_problem(endpoint: str, bind: bool) -> str | None:
+    """What is wrong with a ZeroMQ endpoint (to ``bind``, or else to connect to), or None.
+
+    Checked before ZeroMQ sees it: libzmq's own errors ("Protocol not supported") do not say
+    which part is wrong, and it takes an out-of-range port as "any port".
+    """
+    scheme, sep, rest = endpoint.partition("://")
+    if not sep:
+        hint = f"; write tcp://{endpoint}" if ":" in endpoint else ""
+        return f"{endpoint!r} has no transport (expected {ENDPOINT_FORMS}){hint}"
+    if scheme not in TRANSPORTS:
+        return f"{endpoint!r}: unknown transport {scheme!r} (expected {ENDPOINT_FORMS})"
+    if scheme != "tcp":
+        return None if rest else f"{endpoint!r} names no {'path' if scheme == 'ipc' else 'name'}"
+    host, sep, port = rest.rpartition(":")
+    if not sep or not host:
+        return f"{endpoint!r} needs a host and a port: tcp://HOST:PORT"
+    if port == "*":
+        return None if bind else f"{endpoint!r}: port '*' (any free port) is for binding; connect to a number"
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        return f"{endpoint!r}: port {port!r} is not a number from 1 to 65535" + (" (or '*' for any)" if bind else "")
+    return None
 
 
 def is_local_endpoint(endpoint: str) -> bool:
@@ -66,16 +97,21 @@ def load_key(path: str | Path, secret: bool) -> tuple[bytes, bytes | None]:
 
 
 def _check_allow_list(folder: Path) -> None:
+    if not folder.exists():
+        raise FileNotFoundError(f"publisher.curve_allowed_clients {folder}: folder not found")
     if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: allowed-clients folder not found")
+        raise ValueError(f"publisher.curve_allowed_clients {folder}: a file, not a folder of public key files")
     if not any(folder.glob("*.key")):
-        raise ValueError(f"{folder}: no public key files (*.key); no client could connect")
+        raise ValueError(f"publisher.curve_allowed_clients {folder}: no public key files (*.key) in the folder; "
+                         "no client could connect")
 
 
 class Publisher:
     def __init__(self, endpoint: str, stream_id: str, send_hwm: int = 30, meta_interval_s: float = 1.0,
                  context: zmq.Context | None = None, allow_remote: bool = False,
                  curve_secret_key: str | Path | None = None, curve_allowed_clients: str | Path | None = None) -> None:
+        if (problem := endpoint_problem(endpoint, bind=True)) is not None:
+            raise ValueError(f"publisher.endpoint {problem}")
         if not is_local_endpoint(endpoint) and not allow_remote:
             raise ValueError(f"publisher.endpoint {endpoint!r} is reachable from other machines; "
                              "set publisher.allow_remote: true to mean it")
@@ -92,6 +128,8 @@ class Publisher:
             self.auth = ThreadAuthenticator(context)
             self.auth.start()
             self.auth.configure_curve(domain="*", location=str(curve_allowed_clients))
+            log.info("CurveZMQ on: encrypted; clients admitted by the %d public keys in %s",
+                     len(list(Path(curve_allowed_clients).glob("*.key"))), curve_allowed_clients)
         elif not is_local_endpoint(endpoint):
             log.warning("publishing on %s to any machine that connects, unencrypted and unauthenticated; "
                         "set publisher.curve_secret_key and publisher.curve_allowed_clients", endpoint)
@@ -163,7 +201,7 @@ class Publisher:
         return self.subscriptions > 0
 
     def close(self) -> None:
-        self.socket.close()
+        self.socket.close(linger=CLOSE_LINGER_MS)
         if self.auth is not None:
             self.auth.stop()
         if self._own_context is not None:

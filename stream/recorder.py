@@ -21,7 +21,7 @@ from stream.wire import MetaFrame, PoseFrame
 
 FORMAT = "hotstream-recording"
 FORMAT_VERSION = 1
-_POSE_FIELDS = ("seq", "valid", "t_capture_ns", "t_publish_ns", "lookahead", "fps")
+_POSE_FIELDS = ("seq", "valid", "person", "image_size", "t_capture_ns", "t_publish_ns", "lookahead", "fps")
 STOP_POLL_S = 0.05   # how often a recorder with a ``stop`` event looks at it
 DRAIN_S = 0.3        # once stopped, read on until the socket has been quiet this long
 

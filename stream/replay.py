@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import zmq
 
+from stream.publisher import endpoint_problem
 from stream.recorder import Recording
 
 # A subscriber's subscriptions (pose and meta prefixes) arrive one after the other; after the
@@ -42,6 +43,8 @@ class Replayer:
     def __init__(self, recording: Recording, endpoint: str, context: zmq.Context | None = None) -> None:
         if not len(recording):
             raise ValueError("the recording holds no messages")
+        if (problem := endpoint_problem(endpoint, bind=True)) is not None:
+            raise ValueError(f"replay endpoint {problem}")
         self.recording = recording
         self.socket = (context or zmq.Context.instance()).socket(zmq.XPUB)
         self.socket.setsockopt(zmq.SNDHWM, 0)

@@ -31,7 +31,8 @@ class LatencyReport:
         self.valid, self.sent = self._column(), self._column()
         self.stages: dict[str, deque] = {}
         self.frames = self.sent_total = 0
-        self.first_sent_ns = self.last_sent_ns = 0
+        self.first_sent_capture_ns: int | None = None
+        self.last_sent_capture_ns = 0
 
     def _column(self, values=()) -> deque:
         return deque(values, maxlen=self.max_frames)
@@ -47,8 +48,9 @@ class LatencyReport:
         self.sent.append(sent)
         if sent:
             self.sent_total += 1
-            self.first_sent_ns = self.first_sent_ns or rec.stamps["publish"]
-            self.last_sent_ns = rec.stamps["publish"]
+            if self.first_sent_capture_ns is None:
+                self.first_sent_capture_ns = rec.t_capture_ns
+            self.last_sent_capture_ns = rec.t_capture_ns
         for name, ms in {**rec.stages_ms(), GLASS_TO_PUBLISH: rec.glass_to_publish_ms()}.items():
             column = self.stages.setdefault(name, self._column([float("nan")] * n))
             column.append(ms)
@@ -66,7 +68,10 @@ class LatencyReport:
                 p50, p95, p99 = np.percentile(values, [50, 95, 99])
                 latency[name] = {"p50": round(p50, 3), "p95": round(p95, 3), "p99": round(p99, 3),
                                  "max": round(float(values.max()), 3), "n": int(values.size)}
-        output_fps = rate(self.sent_total, [self.first_sent_ns, self.last_sent_ns])
+        # Over the capture times of the frames sent, as the input rate is over those of the frames
+        # captured: publish times bunch up as the first frames' start-up latency drains, and a
+        # rate over them came out above the input's ("output 30.1 > input 30.0").
+        output_fps = rate(self.sent_total, [self.first_sent_capture_ns or 0, self.last_sent_capture_ns])
         return {
             "info": {**info, "frames_timed": self.frames, "frames_kept": len(self.seq)},
             "fps": {"input": round(input_fps, 2), "output": round(output_fps, 2)},
@@ -78,8 +83,13 @@ class LatencyReport:
         }
 
 
+REPORT_WIDTH = 96  # characters per line of the printed summary
+HEADLINE_COUNTS = ("captured", "published", "unaccounted")
+
+
 def format_report(report: dict) -> str:
-    """A short human-readable table of a built report."""
+    """A short human-readable table of a built report: latencies, rates, and the counts that are
+    not zero (every count is in the JSON report)."""
     lines = [f"{'stage':<18}{'p50':>9}{'p95':>9}{'p99':>9}{'max':>9}   (ms, {len(report['per_frame']['seq'])} frames)"]
     for name, s in report["latency_ms"].items():
         if name == GLASS_TO_PUBLISH:
@@ -87,7 +97,17 @@ def format_report(report: dict) -> str:
         lines.append(f"{name:<18}{s['p50']:>9.2f}{s['p95']:>9.2f}{s['p99']:>9.2f}{s['max']:>9.2f}")
     fps = report["fps"]
     lines.append(f"fps: input {fps['input']:.1f}, output {fps['output']:.1f}")
-    lines.append("counts: " + ", ".join(f"{k} {v}" for k, v in report["counts"].items()))
+    counts = report["counts"]
+    lines.append("frames: " + ", ".join(f"{name} {counts[name]}" for name in HEADLINE_COUNTS))
+    others = [f"{name} {value}" for name, value in counts.items() if value and name not in HEADLINE_COUNTS]
+    zeros = sum(1 for name, value in counts.items() if not value and name not in HEADLINE_COUNTS)
+    line = "other counts:"
+    for item in others + ([f"{zeros} more at 0"] if zeros else []):
+        if len(line) + len(item) + 2 > REPORT_WIDTH:
+            lines.append(line.rstrip(","))
+            line = "   "
+        line += f" {item},"
+    lines.append(line.rstrip(","))
     return "\n".join(lines)
 
 
@@ -101,8 +121,11 @@ def load_report(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"latency report not found: {path}")
-    report = json.loads(path.read_text())
-    if "per_frame" not in report or "latency_ms" not in report:
+    try:
+        report = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} is not a JSON latency report written by run_stream.py ({err})") from None
+    if not isinstance(report, dict) or "per_frame" not in report or "latency_ms" not in report:
         raise ValueError(f"{path} is not a latency report written by run_stream.py")
     return report
 

@@ -46,6 +46,14 @@ class Frame:
     epoch: int = 0     # changes at every discontinuity: no window may span two epochs
 
 
+@dataclass
+class Unreadable:
+    """What a reader returns for a frame it could not decode, in its place, so the frame keeps
+    its index (``seq``) and is counted as invalid, with ``reason`` naming the file."""
+
+    reason: str
+
+
 def check_image(image) -> str | None:
     """Why ``image`` is not a usable frame (BGR uint8, (H, W, 3)), or None when it is."""
     if not isinstance(image, np.ndarray):
@@ -79,9 +87,9 @@ class _Reader(Protocol):
 class Source:
     """Iterates frames from a reader, paced at ``fps`` or as fast as possible.
 
-    ``frames_delivered`` and ``frames_skipped`` count what happened; ``frames_failed`` counts
-    frames the reader could not decode (an unreadable image in a folder) and ``frames_invalid``
-    images of the wrong type, dtype or shape (``invalid_reasons`` says which). With ``stall_s``
+    ``frames_delivered`` and ``frames_skipped`` count what happened; ``frames_invalid`` counts
+    frames the reader could not decode (an unreadable image in a folder, named) and images of
+    the wrong type, dtype or shape (``invalid_reasons`` says which). With ``stall_s``
     set, a pause longer than that between two frames starts a new epoch, and :meth:`state`
     reports ``stalled`` while the pause lasts.
     """
@@ -95,10 +103,6 @@ class Source:
         self.invalid_reasons: Counter[str] = Counter()
         self.ended = False
         self._last_frame_ns: int | None = None  # monotonic time of the last frame delivered
-
-    @property
-    def frames_failed(self) -> int:
-        return getattr(self.reader, "failed", 0)
 
     @property
     def epoch(self) -> int:
@@ -126,14 +130,16 @@ class Source:
         finally:
             self.ended = True
 
-    def _usable(self, image) -> bool:
+    def _usable(self, image, seq: int) -> bool:
         """Count and log an unusable image; a bad frame is skipped, never passed downstream."""
-        problem = check_image(image)
+        problem = image.reason if isinstance(image, Unreadable) else check_image(image)
         if problem is None:
             return True
         self.frames_invalid += 1
         self.invalid_reasons[problem] += 1
-        if self.invalid_reasons[problem] == 1:
+        if isinstance(image, Unreadable):
+            log.warning("%s: skipping frame %d: %s", self.source_id, seq, problem)
+        elif self.invalid_reasons[problem] == 1:
             log.warning("%s: skipping a frame: %s (further ones are counted, not logged)", self.source_id, problem)
         return False
 
@@ -148,7 +154,7 @@ class Source:
     def _unpaced(self) -> Iterator[Frame]:
         seq = 0
         while (image := self.reader.read()) is not None:
-            if self._usable(image):
+            if self._usable(image, seq):
                 yield self._frame(image, seq, self.clock.time_ns())
             seq += 1
 
@@ -167,7 +173,7 @@ class Source:
             image = self.reader.read()
             if image is None:
                 return
-            if self._usable(image):
+            if self._usable(image, seq):
                 wait = due - self.clock.monotonic_ns()
                 if wait > 0:
                     self.clock.sleep(wait / 1e9)
@@ -229,28 +235,42 @@ class VideoReader:
 
 
 class ImageFolderReader:
-    """Images of a folder in name order; cv2.imread applies their EXIF orientation."""
+    """Images of a folder in name order; cv2.imread applies their EXIF orientation.
+
+    A file that does not decode, or a JPEG cut short (libjpeg would decode it half grey, with a
+    warning that does not name it), is returned as :class:`Unreadable`, naming the file.
+    """
 
     def __init__(self, folder: Path) -> None:
         self.paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not self.paths:
             raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder: {folder}")
-        self.next, self.failed = 0, 0
+        self.next = 0
 
     def skip(self) -> bool:
         self.next += 1
         return self.next <= len(self.paths)
 
-    def read(self) -> np.ndarray | None:
-        while self.next < len(self.paths):
-            path = self.paths[self.next]
-            self.next += 1
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if image is not None:
-                return image
-            self.failed += 1
-            log.warning("skipping unreadable image %s", path)
-        return None
+    def read(self) -> np.ndarray | Unreadable | None:
+        if self.next >= len(self.paths):
+            return None
+        path = self.paths[self.next]
+        self.next += 1
+        if path.suffix.lower() in (".jpg", ".jpeg") and _truncated_jpeg(path):
+            return Unreadable(f"truncated JPEG {path}")
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        return image if image is not None else Unreadable(f"unreadable image {path}")
+
+
+def _truncated_jpeg(path: Path) -> bool:
+    """Whether a JPEG lacks its end-of-image marker after its last scan (no FF D9 can occur inside
+    the scan data, where an FF byte is always followed by 00 or a restart marker)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False  # cv2.imread will fail on it too, and say so
+    scan = data.rfind(b"\xff\xda")
+    return scan >= 0 and data.find(b"\xff\xd9", scan) < 0
 
 
 class CameraReader:
@@ -373,6 +393,8 @@ def open_source(uri: str, as_fast_as_possible: bool = False, images_fps: float =
         # A camera paces itself: reading blocks until the next frame exists.
         return Source(reader, f"camera:{index}", reader.fps, paced=False, clock=clock, stall_s=stall_s)
     path = Path(uri)
+    if not path.exists():
+        raise FileNotFoundError(f"source not found: {uri} (a camera index, a video file or a folder of images)")
     live_stall_s = None if as_fast_as_possible else stall_s
     if path.is_dir():
         return Source(ImageFolderReader(path), f"images:{path.name}", images_fps,

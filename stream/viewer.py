@@ -17,7 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from stream.client import PoseFrame, Subscriber
+from stream.client import MetaFrame, PoseFrame, Subscriber
+from stream.sources import ENDED
 from stream.render import View3D, put_lines, render_3d
 
 STALE_S = 2.0     # a stream silent for this long is shown greyed out
@@ -113,8 +114,9 @@ def run_viewer(endpoint: str, stream_id: str | None = None, save: str | Path | N
                duration_s: float | None = None, idle_timeout_s: float | None = None, fps: float = 30.0,
                size: tuple[int, int] = (720, 400)) -> ViewerStats:
     """Show the streams of ``endpoint`` in a window, or with ``save`` write them to an mp4 (no
-    display needed). Stops after ``duration_s``, after ``idle_timeout_s`` without a pose, on
-    Ctrl-C, or (window) on q / Esc / closing it."""
+    display needed). Stops when every stream seen has ended (its description's ``source_state``),
+    after ``duration_s``, after ``idle_timeout_s`` without a pose, on Ctrl-C, or (window) on
+    q / Esc / closing it."""
     if save is None and not has_display():
         raise RuntimeError("no display to show the viewer on; pass --save out.mp4 to write a video instead")
     if not fps > 0:
@@ -127,6 +129,7 @@ def run_viewer(endpoint: str, stream_id: str | None = None, save: str | Path | N
         if not writer.isOpened():
             raise ValueError(f"cannot write video {save!r} (OpenCV mp4v writer did not open)")
     render_ms, written, rejected = [], 0, 0
+    states: dict[str, str | None] = {}  # source_state of each stream seen
     start = last_pose = time.monotonic()
     next_tick = start
     try:
@@ -145,6 +148,10 @@ def run_viewer(endpoint: str, stream_id: str | None = None, save: str | Path | N
                 if isinstance(message, PoseFrame) and stream_id in (None, message.stream_id):
                     live.update(message, time.time_ns())
                     last_pose = time.monotonic()
+                elif isinstance(message, MetaFrame) and stream_id in (None, message.stream_id):
+                    states[message.stream_id] = message.description.get("source_state")
+                    if all(state == ENDED for state in states.values()):
+                        break  # the pipeline sends this after its last pose
                 if time.monotonic() < next_tick:
                     continue
                 t0 = time.perf_counter()

@@ -16,7 +16,7 @@ from stream import wire
 from stream.pose2d import Pose2D
 from stream.publisher import Publisher
 from stream.record import FrameRecord
-from stream.recorder import record
+from stream.recorder import Recorder, record
 
 IMAGE_SIZE = (640, 360)
 FOCAL_PX = 500.0
@@ -139,3 +139,14 @@ def record_session(path: Path, frames: int = 45, fps: float = 30.0, stream_ids: 
         pub.close()
     got["recorder"].save(path)
     return sent
+
+
+def two_people_recording(path: Path, frames: tuple[int, int] = (14, 12), fps: float = 30.0) -> Path:
+    """A recording of one stream in which the pipeline followed one walker (person 0), then another
+    (person 1, elsewhere in the room), ``seq`` counting on: what ``tools/subscribe.py --record`` keeps."""
+    recorder = Recorder()
+    for k, parts in enumerate(pose_messages(frames[0], fps, seed=0) + pose_messages(frames[1], fps, seed=1)):
+        frame = wire.decode(parts)
+        frame.header["seq"] = frame.seq = k
+        recorder.keep(frame)
+    return recorder.save(path)

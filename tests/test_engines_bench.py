@@ -50,6 +50,19 @@ def test_benchmark_reports_tpc_and_unpruned_side_by_side(tmp_path):
     assert report["machine"]["threads"] == 1 and report["machine"]["cpu"]
     table = to_markdown(report)
     assert table.count("| tiny |") == len(report["results"]) + len(report["ratios"])
+    # three runs each: no ratio is printed, and the table says why
+    assert all(r["speedup"] is None and r["runs"] >= 3 for r in report["ratios"])
+    assert "too few runs (" in table and "at least 100 timed runs" in table
+
+
+def test_ratios_come_from_measurements_with_enough_runs():
+    from engines.bench import MIN_RUNS_FOR_RATIO, Measurement, speed_ratios
+
+    def row(variant, p50, runs):
+        return Measurement("m", variant, "torch", True, 1, runs, p50, p50, p50, 1.0, 1.0, 1, 0.0, "rss")
+
+    assert speed_ratios([row("tpc", 2.0, MIN_RUNS_FOR_RATIO), row("unpruned", 6.0, 300)])[0]["speedup"] == 3.0
+    assert speed_ratios([row("tpc", 2.0, MIN_RUNS_FOR_RATIO - 1), row("unpruned", 6.0, 300)])[0]["speedup"] is None
 
 
 def test_stream_feed_slides_the_windows_along_one_sequence():

@@ -60,9 +60,9 @@ def test_torch_engine_runs_and_describes_itself(weights, windows):
     assert info["config"]["prune"] == "tpc" and info["preset"] == "live-cpu"
 
 
-def test_flip_augmentation_averages_the_window_and_its_mirror_image(weights, windows, cache_dir):
-    plain = load_engine(weights, backend="onnxruntime-cpu", cache_dir=cache_dir)
-    flipped = load_engine(weights, backend="onnxruntime-cpu", cache_dir=cache_dir, flip=True)
+def test_flip_augmentation_averages_the_window_and_its_mirror_image(weights, windows, tmp_path):
+    plain = load_engine(weights, backend="onnxruntime-cpu", cache_dir=tmp_path)
+    flipped = load_engine(weights, backend="onnxruntime-cpu", cache_dir=tmp_path, flip=True)
     expected = (plain.run(windows) + mirror(plain.run(mirror(windows)))) / 2
     np.testing.assert_allclose(flipped.run(windows), expected, atol=1e-5)
     # Mirroring the input mirrors the output exactly: left and right are treated alike.
@@ -108,14 +108,18 @@ def test_frame_cache_gives_whole_window_results_and_encodes_each_frame_once(weig
 
 
 def test_auto_picks_first_available_backend_and_logs_why(weights, cache_dir, caplog):
-    with caplog.at_level(logging.INFO, logger="hotstream.engines"):
+    """One INFO line names the backend and those not available; the reasons are DEBUG lines."""
+    with caplog.at_level(logging.DEBUG, logger="hotstream.engines"):
         engine = load_engine(weights, cache_dir=cache_dir)
     expected = next(b for b in BACKENDS if unavailable_reason(b) is None)
     assert engine.backend == expected
-    chosen = [r.message for r in caplog.records if r.message.startswith("lifting engine")]
-    assert chosen and expected in chosen[-1]
+    info = [r.message for r in caplog.records if r.levelno >= logging.INFO and "backend" in r.message
+            or r.message.startswith("lifting engine")]
+    assert len(info) == 1 and info[0].startswith("lifting engine") and expected in info[0]
     for skipped in BACKENDS[:BACKENDS.index(expected)]:
-        assert any(skipped in r.message and unavailable_reason(skipped) in r.message for r in caplog.records)
+        assert skipped in info[0]
+        assert any(skipped in r.message and unavailable_reason(skipped) in r.message
+                   for r in caplog.records if r.levelno == logging.DEBUG)
 
 
 def test_given_onnx_file_is_used_as_is(weights, windows, tmp_path):

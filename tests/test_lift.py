@@ -76,7 +76,7 @@ def test_mediapipe_pixels_with_visibility_match_the_mapped_h36m_input(tmp_path):
     for name in ("mp", "h36m"):
         size = {"width": 640, "height": 480} if name == "mp" else {}
         lift_file(tmp_path / f"{name}.npy", tmp_path / f"{name}.npz", tmp_path / "m.safetensors",
-                  backend="torch", progress=False, **size)
+                  fps=50, backend="torch", progress=False, **size)
     with np.load(tmp_path / "mp.npz") as a, np.load(tmp_path / "h36m.npz") as b:
         assert a["pose3d"].shape == (15, 17, 3)
         np.testing.assert_allclose(a["pose3d"], b["pose3d"], atol=1e-5)
@@ -124,8 +124,8 @@ def test_npz_input_is_read_by_name_or_as_its_only_array(tmp_path):
     seq = sequence(5)
     np.savez(tmp_path / "named.npz", pose2d=seq, scores=np.ones((5, 17)))
     np.savez(tmp_path / "single.npz", keypoints=seq)
-    np.testing.assert_array_equal(read_pose2d(tmp_path / "named.npz"), seq)
-    np.testing.assert_array_equal(read_pose2d(tmp_path / "single.npz"), seq)
+    np.testing.assert_array_equal(read_pose2d(tmp_path / "named.npz").points, seq)
+    np.testing.assert_array_equal(read_pose2d(tmp_path / "single.npz").points, seq)
     np.savez(tmp_path / "two.npz", a=seq, b=seq)
     with pytest.raises(ValueError, match=r"npz holds \['a', 'b'\]"):
         read_pose2d(tmp_path / "two.npz")
@@ -139,6 +139,7 @@ def test_npz_input_is_read_by_name_or_as_its_only_array(tmp_path):
     (np.zeros((5, 17, 2)), {"width": 640, "height": 0}, "must be positive"),
     (np.where(np.arange(5)[:, None, None] == 2, np.nan, np.zeros((5, 17, 2))), {}, "1 of 5 frames hold NaN"),
     (np.array([["a"] * 17] * 5), {}, "numeric"),
+    (np.full((5, 17, 2), 320.0), {}, r"values reach 320, far outside normalised .*give --width and --height"),
 ])
 def test_bad_input_is_a_clear_error(points, kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -149,7 +150,7 @@ def test_cli_writes_pose3d_and_reports_errors(tmp_path):
     make_checkpoint(tmp_path / "m.safetensors", TPC)
     np.save(tmp_path / "in.npy", sequence(11))
     cmd = [sys.executable, str(ROOT / "tools" / "lift.py"), str(tmp_path / "in.npy"), "--weights",
-           str(tmp_path / "m.safetensors"), "--backend", "torch", "--lookahead", "4", "--output"]
+           str(tmp_path / "m.safetensors"), "--backend", "torch", "--lookahead", "4", "--fps", "50", "--output"]
     ok = subprocess.run(cmd + [str(tmp_path / "out.npz")], capture_output=True, text=True, cwd=ROOT)
     assert ok.returncode == 0, ok.stderr
     with np.load(tmp_path / "out.npz") as out:
@@ -157,6 +158,33 @@ def test_cli_writes_pose3d_and_reports_errors(tmp_path):
     bad = subprocess.run(cmd[:2] + [str(tmp_path / "missing.npy")] + cmd[3:] + [str(tmp_path / "x.npz")],
                          capture_output=True, text=True, cwd=ROOT)
     assert bad.returncode == 2 and "missing.npy: input file not found" in bad.stderr
+
+
+def test_a_plain_array_needs_its_frame_rate(tmp_path):
+    make_checkpoint(tmp_path / "m.safetensors", TPC)
+    np.save(tmp_path / "in.npy", sequence(11))
+    with pytest.raises(ValueError, match="in.npy does not say its frame rate; pass --fps"):
+        lift_file(tmp_path / "in.npy", tmp_path / "out.npz", tmp_path / "m.safetensors", backend="torch",
+                  progress=False)
+
+
+def test_a_recording_is_lifted_at_its_rate_and_size_one_person_at_a_time(tmp_path):
+    """Two people, 30 fps, 640x360 pixels: what the recording says is what is used."""
+    from synthetic_motion import IMAGE_SIZE, two_people_recording
+
+    two_people_recording(tmp_path / "session.npz", frames=(14, 12))
+    make_checkpoint(tmp_path / "m.safetensors", TPC)
+    summary = lift_file(tmp_path / "session.npz", tmp_path / "out.npz", tmp_path / "m.safetensors",
+                        backend="torch", progress=False)
+    engine = load_engine(tmp_path / "m.safetensors", backend="torch")
+    pixels = np.load(tmp_path / "session.npz")["pose2d"]
+    alone = [lift_sequence(engine, normalize_screen(pixels[rows], *IMAGE_SIZE), fps=30.0, model_fps=50.0)
+             for rows in (slice(0, 14), slice(14, 26))]
+    with np.load(tmp_path / "out.npz") as out:
+        np.testing.assert_allclose(out["pose3d"], np.concatenate(alone), atol=1e-5)
+        assert float(out["fps"]) == 30.0 and out["person"].tolist() == [0] * 14 + [1] * 12
+        assert out["seq"].tolist() == list(range(26))
+    assert summary["segments"] == 2
 
 
 def test_world_landmarks_give_the_fused_output_and_the_lifters_beside_it(tmp_path):
@@ -167,7 +195,7 @@ def test_world_landmarks_give_the_fused_output_and_the_lifters_beside_it(tmp_pat
     world = np.random.default_rng(1).normal(0, 0.3, (11, 33, 3)).astype(np.float32)
     world[4] = np.nan  # a frame without world landmarks
     np.save(tmp_path / "world.npy", world)
-    common = dict(weights=tmp_path / "m.safetensors", backend="torch", progress=False)
+    common = dict(weights=tmp_path / "m.safetensors", backend="torch", fps=50.0, progress=False)
     lift_file(tmp_path / "in.npy", tmp_path / "plain.npz", **common)
     summary = lift_file(tmp_path / "in.npy", tmp_path / "fused.npz", world_path=tmp_path / "world.npy", **common)
     assert summary["fused"]

@@ -12,7 +12,7 @@ import pytest
 from engines.motion_export import (BVH_NAMES, CAMERA_TO_Y_UP, Motion, load_motion, shortest_arc, write_bvh, write_csv,
                                    write_trc)
 from engines.skeleton import BONES, JOINT_INDEX, JOINT_NAMES, PARENTS, bone_lengths
-from synthetic_motion import record_session, walking
+from synthetic_motion import record_session, two_people_recording, walking
 
 BVH_JOINT = {JOINT_INDEX[h36m]: name for h36m, name in BVH_NAMES.items()}
 
@@ -187,3 +187,36 @@ def test_load_a_recording_and_export_it_from_the_command_line(tmp_path):
     failed = subprocess.run(cli + [str(lifted), "--csv", str(tmp_path / "b.csv")], capture_output=True, text=True,
                             timeout=120)
     assert failed.returncode == 2 and failed.stderr.startswith("error: ") and "frame rate" in failed.stderr
+
+
+def test_a_bare_npy_of_poses_is_read_with_the_rate_given(tmp_path, walk):
+    pose3d = walk.pose3d
+    np.save(tmp_path / "pose3d.npy", pose3d)
+    motion = load_motion(tmp_path / "pose3d.npy", fps=30.0)
+    np.testing.assert_allclose(motion.pose3d, pose3d)
+    assert motion.fps == 30.0 and not motion.has_root
+    with pytest.raises(ValueError, match="does not say its frame rate"):
+        load_motion(tmp_path / "pose3d.npy")
+
+
+def test_a_session_of_two_people_exports_one_of_them(tmp_path):
+    """One skeleton is one person: the most frequent, or the one asked for; never both joined."""
+    session = two_people_recording(tmp_path / "session.npz", frames=(14, 12))
+    most = load_motion(session)
+    assert (most.person, len(most.pose3d), most.other_people) == (0, 14, {1: 12})
+    np.testing.assert_array_equal(most.pose3d, np.load(session)["pose3d"][:14])
+    assert len(load_motion(session, person=1).pose3d) == 12
+    with pytest.raises(ValueError, match=r"no person 7 \(people: \[0, 1\]\)"):
+        load_motion(session, person=7)
+
+
+def test_the_export_warns_of_root_jumps_and_reports_bone_length_variation(tmp_path, walk):
+    root = walk.root.copy()
+    root[40:] += (2.5, 0.0, 0.0)  # the pelvis 2.5 m away from one frame to the next
+    np.savez(tmp_path / "jumpy.npz", pose3d=walk.pose3d, root=root, fps=30.0)
+    done = subprocess.run([sys.executable, "tools/export_motion.py", str(tmp_path / "jumpy.npz"), "--bvh",
+                           str(tmp_path / "a.bvh")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "pelvis jumps more than 0.5 m from one frame to the next 1 times (first at frame 40)" in done.stderr
+    assert "bone lengths over the clip vary by 0.0 %" in done.stdout  # the synthetic walker is rigid
+    assert Motion(walk.pose3d, 30.0, root).root_jumps().tolist() == [40]

@@ -126,6 +126,25 @@ def test_which_endpoints_are_local(endpoint, local):
     assert is_local_endpoint(endpoint) is local
 
 
+@pytest.mark.parametrize("endpoint,message", [
+    ("127.0.0.1:5556", r"'127.0.0.1:5556' has no transport .*; write tcp://127.0.0.1:5556"),
+    ("foo://x", r"'foo://x': unknown transport 'foo' \(expected tcp://HOST:PORT, ipc://PATH or inproc://NAME\)"),
+    ("tcp://127.0.0.1:99999", r"port '99999' is not a number from 1 to 65535"),
+    ("tcp://127.0.0.1", r"needs a host and a port"),
+    ("ipc://", r"names no path"),
+])
+def test_a_malformed_endpoint_is_named_with_what_is_wrong(endpoint, message):
+    for make in (lambda: load_settings(values={"publisher.endpoint": endpoint}),
+                 lambda: Publisher(endpoint, "cam0", allow_remote=True)):
+        with pytest.raises(ValueError, match=message) as err:
+            make()
+        assert "allow_remote" not in str(err.value)
+    with pytest.raises(ValueError, match=message):
+        Subscriber(endpoint)
+    with pytest.raises(ValueError, match="port '\\*' \\(any free port\\) is for binding"):
+        Subscriber("tcp://127.0.0.1:*")
+
+
 def test_remote_binding_must_be_asked_for_and_warns_without_curve(caplog):
     with pytest.raises(ValueError, match=r"reachable from other machines; set publisher.allow_remote"):
         load_settings(values={"publisher.endpoint": "tcp://*:5556"})
@@ -151,15 +170,18 @@ def keys(tmp_path):
     return tmp_path
 
 
-def test_curve_only_allowed_clients_receive_poses(keys):
-    pub = Publisher("tcp://127.0.0.1:*", "cam0", curve_secret_key=keys / "server.key_secret",
-                    curve_allowed_clients=keys / "allowed")
+def test_curve_only_allowed_clients_receive_poses(keys, caplog):
+    with caplog.at_level(logging.INFO, logger="stream.publisher"):
+        pub = Publisher("tcp://127.0.0.1:*", "cam0", curve_secret_key=keys / "server.key_secret",
+                        curve_allowed_clients=keys / "allowed")
+    assert f"CurveZMQ on: encrypted; clients admitted by the 1 public keys in {keys / 'allowed'}" in caplog.text
     server_key = keys / "server.key"
     alice = Subscriber(pub.endpoint, "cam0", curve_secret_key=keys / "alice.key_secret", curve_server_key=server_key)
     mallory = Subscriber(pub.endpoint, "cam0", curve_secret_key=keys / "mallory.key_secret",
                          curve_server_key=server_key)
     plain = Subscriber(pub.endpoint, "cam0")
     got = {alice: [], mallory: [], plain: []}
+    refused = []
     try:
         assert pub.wait_for_subscriber(20)
         for i in range(30):
@@ -167,14 +189,32 @@ def test_curve_only_allowed_clients_receive_poses(keys):
             pub.send(pose_message(pub, i))
             time.sleep(0.03)  # a second of stream: ample time for every handshake to have been tried
             for sub, messages in got.items():
-                while (message := sub.receive(timeout_s=0)) is not None:
-                    messages.append(message)
+                try:
+                    while (message := sub.receive(timeout_s=0)) is not None:
+                        messages.append(message)
+                except PermissionError as err:
+                    refused.append((sub, str(err)))
     finally:
         for sub in got:
             sub.close()
         pub.close()
     assert any(isinstance(m, PoseFrame) for m in got[alice]) and any(isinstance(m, MetaFrame) for m in got[alice])
     assert got[mallory] == [] and got[plain] == []
+    assert refused and {sub for sub, _ in refused} == {mallory}  # told, instead of waiting for ever
+    assert "the publisher refused this client's key (CurveZMQ)" in refused[0][1]
+
+
+def test_a_refused_curve_client_is_told_at_once(keys):
+    pub = Publisher("tcp://127.0.0.1:*", "cam0", curve_secret_key=keys / "server.key_secret",
+                    curve_allowed_clients=keys / "allowed")
+    mallory = Subscriber(pub.endpoint, "cam0", curve_secret_key=keys / "mallory.key_secret",
+                         curve_server_key=keys / "server.key")
+    try:
+        with pytest.raises(PermissionError, match="curve_allowed_clients folder"):
+            next(mallory.frames(timeout_s=60))  # not told, it would hear nothing and wait
+    finally:
+        mallory.close()
+        pub.close()
 
 
 def test_curve_settings_are_checked(keys, tmp_path):
@@ -182,6 +222,9 @@ def test_curve_settings_are_checked(keys, tmp_path):
         load_settings(values={"publisher.curve_secret_key": str(keys / "server.key_secret")})
     with pytest.raises(ValueError, match="server.key: holds no secret key"):
         Publisher("tcp://127.0.0.1:*", "cam0", curve_secret_key=keys / "server.key", curve_allowed_clients=keys / "allowed")
+    with pytest.raises(FileNotFoundError, match="publisher.curve_allowed_clients .*missing: folder not found"):
+        Publisher("tcp://127.0.0.1:*", "cam0", curve_secret_key=keys / "server.key_secret",
+                  curve_allowed_clients=tmp_path / "missing")
     empty = tmp_path / "nobody"
     empty.mkdir()
     with pytest.raises(ValueError, match="nobody: no public key files"):

@@ -95,7 +95,7 @@ def test_cli_flags_map_to_settings_and_set_wins():
     (["--set", "lifter.lookahed=5"], "run_stream.py: error: unknown setting 'lifter.lookahed'"),
     (["--source", "assets/sample.mp4", "--set", "pose2d.backend=tasks", "--set", "pose2d.task_file=no.task"],
      "run_stream.py: error: pose2d.task_file not found: no.task"),
-    (["--source", "does/not/exist.mp4"], "run_stream.py: error: video file not found: does/not/exist.mp4"),
+    (["--source", "does/not/exist.mp4"], "run_stream.py: error: source not found: does/not/exist.mp4 (a camera index, a video file or a folder of images)"),
 ])
 def test_cli_exits_2_with_one_line(argv, message):
     run = subprocess.run([sys.executable, str(ROOT / "run_stream.py"), *argv], capture_output=True, text=True,

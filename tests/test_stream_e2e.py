@@ -71,6 +71,7 @@ def test_every_frame_with_a_person_is_published_and_received(run):
     assert len(poses) == counts["published"] == with_person + counts["held_invalid"]
     seqs = [p.seq for p in poses]
     assert seqs == sorted(set(seqs)) and 0 <= seqs[0] and seqs[-1] <= 229
+    assert counts["left_right_repaired"] > 0  # MediaPipe swaps the man facing the camera (tests/test_left_right.py)
 
 
 def test_headers_and_arrays(run):
@@ -110,6 +111,17 @@ def test_report_has_percentiles_and_per_frame_timings(run):
     assert len(report["per_frame"]["seq"]) == report["counts"]["published"]
     assert report["fps"]["input"] > 0 and report["fps"]["output"] > 0
     assert "glass_to_publish" in run["proc"].stdout  # the printed summary
+    assert report["fps"]["output"] <= report["fps"]["input"]
+
+
+def test_the_run_prints_a_summary_readable_at_a_glance(run):
+    """One line for the engine choice, no MediaPipe start-up notices, short lines, no zero counts."""
+    stderr, stdout = run["proc"].stderr, run["proc"].stdout
+    assert stderr.count("lifting engine:") == 1 and "auto backend: skipping" not in stderr
+    assert "inference_feedback_manager" not in stderr and "XNNPACK delegate" not in stderr
+    summary = stdout[stdout.index("stage "):].splitlines()
+    assert all(len(line) <= 100 for line in summary), summary
+    assert "dropped_by_socket" not in stdout  # 0 in an offline run: counted in the JSON, not printed
 
 
 def test_latency_plot_and_recording(run):

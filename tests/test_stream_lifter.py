@@ -103,6 +103,19 @@ def test_a_live_lifter_lifts_only_the_newest_windows_of_its_backlog():
     np.testing.assert_allclose(pixels, [0, 1, 2, 3, 4], atol=1e-3)  # every pose entered the window
 
 
+def test_a_live_lifter_with_lookahead_lifts_every_frame_before_each_gap_and_the_end():
+    """The windows a restart flushes stand for frames no newer window covers: none is skipped."""
+    stage = LifterStage(EchoEngine(window=9, lookahead=5), root=False, max_batch=1, hold_frames=1)
+    records = [frame(i) for i in range(8)]
+    records += [frame(8, person=None), frame(9, person=None)]   # held once, then nobody: a restart
+    records += [frame(i, person=1) for i in range(10, 18)]
+    for rec in records[-3:]:
+        rec.epoch = 1                                             # a gap in the source: a restart
+    out = run(stage, records)
+    assert [r.seq for r in out] == [*range(9), *range(10, 18)]
+    assert stage.skipped == 0 and stage.epoch_restarts == 1
+
+
 def test_smoothing_never_crosses_a_restart():
     stage = LifterStage(EchoEngine(window=3), root=False, smoother=PoseSmoother(30.0, min_cutoff=0.01))
     out = stage.process([frame(0), frame(1), frame(2, person=1, x=300)])
@@ -168,3 +181,33 @@ def test_one_euro_smoothing_removes_jitter_and_resets():
     assert np.abs(out[30:] - truth).mean() < 0.5 * np.abs(noisy[30:] - truth).mean()
     smoother.reset()
     np.testing.assert_array_equal(smoother("pose3d", noisy[0] + 5, 10.0), noisy[0] + 5)  # no memory after reset
+
+
+def test_a_held_frame_repeats_the_last_pose_exactly_with_the_real_engine():
+    """The wire format says a held frame repeats the last pose: its 3D and root are not lifted again
+    (a window ending in repeated 2D gives a different 3D pose: up to 25 mm on the sample clip)."""
+    from engines.runtime import load_engine
+    from synthetic_motion import FOCAL_PX, IMAGE_SIZE, landmarks_from_h36m, project, walking
+
+    poses, roots = walking(30)
+    pixels = project(poses, roots, FOCAL_PX, IMAGE_SIZE)
+
+    def records():
+        for seq in range(30):
+            rec = FrameRecord(seq, "cam", seq * 33_000_000, IMAGE_SIZE)
+            if not 20 <= seq < 23:  # nobody seen in frames 20-22
+                rec.pose2d = Pose2D(landmarks_from_h36m(pixels[seq]), np.ones(33, np.float32),
+                                    np.zeros((33, 3), np.float32), IMAGE_SIZE)
+            yield rec
+
+    for lookahead in (0, 3):
+        engine = load_engine(None, backend="onnxruntime-cpu", lookahead=lookahead, threads=1)
+        out = run(LifterStage(engine, hold_frames=5, focal_px=FOCAL_PX), records())
+        by_seq = {r.seq: r for r in out}
+        assert sorted(by_seq) == list(range(30))
+        for seq in (20, 21, 22):
+            held = by_seq[seq]
+            assert not held.valid and not held.confident
+            np.testing.assert_array_equal(held.pose3d, by_seq[19].pose3d)
+            np.testing.assert_array_equal(held.root, by_seq[19].root)
+        assert not np.array_equal(by_seq[23].pose3d, by_seq[19].pose3d)  # seen again: lifted again

@@ -118,3 +118,88 @@ def test_subscribe_tool_records_what_it_receives(tmp_path):
     data = np.load(out)
     assert data["seq"].tolist() == [0, 1, 2, 3, 4] and data["pose3d"].shape == (5, 17, 3)
     np.testing.assert_array_equal(data["root"][2], record(2).root)
+
+
+def subscriptions_seen(pub: Publisher, count: int) -> None:
+    """Read ``count`` subscription events off the XPUB socket without answering them (no description
+    is sent): the state of a publisher whose poses reach a new subscriber before its description."""
+    for _ in range(count):
+        assert pub.socket.poll(20_000), "no subscription"
+        assert pub.socket.recv()[:1] == b"\x01"
+
+
+def test_a_late_subscriber_gets_no_pose_before_the_description():
+    pub = Publisher("tcp://127.0.0.1:*", "cam0")
+    pub.description = {"joint_names": ["pelvis"]}
+    try:
+        with Subscriber(pub.endpoint, "cam0") as sub:
+            subscriptions_seen(pub, 2)  # pose3d/cam0 and meta/cam0
+            for seq in range(3):
+                assert pub.send(wire.encode_pose(record(seq), "cam0", 0, 30.0, 1))
+            pub.send_meta()
+            frames = sub.frames(timeout_s=10)
+            first = next(frames)
+            assert sub.meta is not None and sub.meta["joint_names"] == ["pelvis"]  # the README's example
+            assert [first.seq, next(frames).seq, next(frames).seq] == [0, 1, 2]  # held back, not lost
+    finally:
+        pub.close()
+
+
+def test_poses_without_a_description_are_a_clear_error():
+    pub = Publisher("tcp://127.0.0.1:*", "cam0")
+    try:
+        with Subscriber(pub.endpoint, "cam0") as sub:
+            subscriptions_seen(pub, 2)
+            assert pub.send(wire.encode_pose(record(), "cam0", 0, 30.0, 1))
+            with pytest.raises(TimeoutError, match=r"stream 'cam0' but no description \(meta/cam0\) within 0.5 s"):
+                next(sub.frames(timeout_s=10, description_timeout_s=0.5))
+    finally:
+        pub.close()
+
+
+def test_subscribe_tool_saves_its_recording_on_sigterm(tmp_path):
+    """What ``timeout 4 tools/subscribe.py --record`` does: SIGTERM must not lose the recording."""
+    import signal
+    import threading
+
+    root = Path(__file__).resolve().parents[1]
+    pub = Publisher("tcp://127.0.0.1:*", "cam0")
+    out = tmp_path / "s.npz"
+    proc = subprocess.Popen([sys.executable, str(root / "tools" / "subscribe.py"), "--endpoint", pub.endpoint,
+                             "--record", str(out)], cwd=root, stdout=subprocess.PIPE, text=True)
+    printed = threading.Event()  # a rate line: frames have arrived
+    lines: list[str] = []
+
+    def read():
+        for line in proc.stdout:
+            lines.append(line)
+            if "Hz" in line:
+                printed.set()
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        assert pub.wait_for_subscriber(60)
+        seq = 0
+        while not printed.is_set() and proc.poll() is None:
+            pub.send(wire.encode_pose(record(seq), "cam0", 0, 30.0, time.time_ns()))
+            seq += 1
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+        reader.join()
+        pub.close()
+    assert proc.returncode == 0, lines
+    received = int(next(line for line in lines if line.startswith("received")).split()[1])
+    assert received > 0 and len(np.load(out)["seq"]) == received
+
+
+def test_timestamps_exceed_a_doubles_integers_and_the_spec_says_so():
+    """A JavaScript consumer reading them as numbers would lose nanoseconds: the spec must tell it."""
+    now = time.time_ns()
+    header = msgpack.unpackb(wire.encode_pose(record(), "cam0", 0, 30.0, t_publish_ns=now)[1])
+    assert header["t_publish_ns"] == now and now > 2**53
+    spec = (Path(__file__).resolve().parents[1] / "docs" / "wire-format.md").read_text()
+    assert "2^53" in spec and "useBigInt64" in spec

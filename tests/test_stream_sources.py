@@ -129,19 +129,27 @@ def test_video_with_rotation_metadata_comes_out_upright(tmp_path):
     assert np.abs(image.astype(int) - expected).mean() < 10
 
 
-def test_image_folder_in_name_order_counting_unreadable_files(tmp_path):
-    for i in (2, 0, 1):
+def test_image_folder_in_name_order_counting_unreadable_files(tmp_path, caplog):
+    """seq stays the index in the folder; a garbage file and a cut-short JPEG are invalid, named."""
+    image = cv2.resize(cv2.VideoCapture(str(SAMPLE)).read()[1], (64, 36))
+    for i in (4, 0, 2):
         cv2.imwrite(str(tmp_path / f"frame_{i:03d}.png"), np.full((8, 8, 3), i * 50, np.uint8))
-    (tmp_path / "frame_001b.jpg").write_bytes(b"not an image")
+    (tmp_path / "frame_001.jpg").write_bytes(b"not an image")
+    whole = cv2.imencode(".jpg", image)[1].tobytes()
+    (tmp_path / "frame_003.jpg").write_bytes(whole[: len(whole) * 2 // 3])
     (tmp_path / "notes.txt").write_text("ignored")
     source = open_source(str(tmp_path), as_fast_as_possible=True)
-    frames = list(source)
-    assert [int(f.image[0, 0, 0]) for f in frames] == [0, 50, 100]
-    assert source.frames_failed == 1 and source.source_id == f"images:{tmp_path.name}"
+    with caplog.at_level("WARNING", logger="stream.sources"):
+        frames = list(source)
+    assert [(f.seq, int(f.image[0, 0, 0])) for f in frames] == [(0, 0), (2, 100), (4, 200)]
+    assert source.frames_invalid == 2 and source.source_id == f"images:{tmp_path.name}"
+    assert sorted(source.invalid_reasons) == [f"truncated JPEG {tmp_path / 'frame_003.jpg'}",
+                                              f"unreadable image {tmp_path / 'frame_001.jpg'}"]
+    assert "frame_001.jpg" in caplog.text and "frame_003.jpg" in caplog.text
 
 
 def test_missing_or_bad_sources_fail_clearly(tmp_path):
-    with pytest.raises(FileNotFoundError, match="video file not found"):
+    with pytest.raises(FileNotFoundError, match="source not found"):
         open_source(str(tmp_path / "nope.mp4"))
     (tmp_path / "bad.mp4").write_bytes(b"\x00" * 100)
     with pytest.raises(ValueError, match="cannot decode"):

@@ -1,7 +1,9 @@
 """The live viewer, headless: a recorded session replayed over loopback is drawn into a video file."""
+import os
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -13,6 +15,8 @@ from stream.render import LEFT_BGR, RIGHT_BGR, View3D, draw_skeleton_2d, render_
 from stream.replay import Replayer
 from stream.viewer import LiveView, run_viewer
 from synthetic_motion import pose_messages, record_session, walking
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def pixels_near(image: np.ndarray, bgr: tuple[int, int, int], tolerance: int = 40) -> int:
@@ -80,6 +84,74 @@ def test_viewer_renders_a_replayed_session_to_video(tmp_path):
 
 
 def test_view_cli_without_display_or_save_fails_clearly():
+    no_display = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     result = subprocess.run([sys.executable, "tools/view.py", "--duration", "0.1"], capture_output=True, text=True,
-                            env={"PATH": "/usr/bin:/bin"}, timeout=60)
+                            env=no_display, timeout=60)
     assert result.returncode == 2 and "no display" in result.stderr
+
+
+def _publisher_with_stream():
+    from stream.publisher import Publisher
+
+    pub = Publisher("tcp://127.0.0.1:*", "cam0")
+    pub.description = {"joint_names": [], "source_state": "ok"}
+    return pub
+
+
+def _playable_frames(path) -> int:
+    capture = cv2.VideoCapture(str(path))
+    frames = 0
+    while capture.read()[0]:
+        frames += 1
+    capture.release()
+    return frames
+
+
+def _view(pub, out):
+    return subprocess.Popen([sys.executable, "tools/view.py", "--connect", pub.endpoint, "--save", str(out)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _send_until_written(pub, out, proc):
+    """Poses until the video file holds some frames on disk (the writer flushes in chunks)."""
+    assert pub.wait_for_subscriber(120)
+    messages = pose_messages(600, 30.0)
+    for k, parts in enumerate(messages):
+        pub.service()
+        pub.send(parts)
+        threading.Event().wait(1 / 30)
+        if out.exists() and out.stat().st_size > 64_000:
+            return
+        assert proc.poll() is None, proc.communicate()
+    raise AssertionError("the viewer wrote nothing")
+
+
+def test_viewer_stops_when_its_stream_ends_and_finishes_the_video(tmp_path):
+    pub, out = _publisher_with_stream(), tmp_path / "view.mp4"
+    proc = _view(pub, out)
+    try:
+        _send_until_written(pub, out, proc)
+        pub.description["source_state"] = "ended"
+        pub.send_meta()
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+        pub.close()
+    assert proc.returncode == 0, stderr
+    assert _playable_frames(out) > 0 and "wrote" in stdout
+
+
+def test_viewer_finishes_the_video_on_sigterm(tmp_path):
+    import signal
+
+    pub, out = _publisher_with_stream(), tmp_path / "view.mp4"
+    proc = _view(pub, out)
+    try:
+        _send_until_written(pub, out, proc)
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+        pub.close()
+    assert proc.returncode == 0, stderr
+    assert _playable_frames(out) > 0

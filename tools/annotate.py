@@ -14,6 +14,7 @@ import sys
 
 from stream.annotate import annotate_video, poses_by_seq, save_gif
 from stream.recorder import load_recording
+from stream.shutdown import stop_on_sigterm
 
 
 def main() -> int:
@@ -27,6 +28,7 @@ def main() -> int:
     parser.add_argument("--gif-width", type=int, default=480, help="GIF width in px (default 480)")
     parser.add_argument("--gif-every", type=int, default=3, help="keep every n-th frame in the GIF (default 3)")
     args = parser.parse_args()
+    stop_on_sigterm()
     try:
         if args.gif_width < 16 or args.gif_every < 1:
             raise ValueError("--gif-width must be >= 16 and --gif-every >= 1")
@@ -43,6 +45,9 @@ def main() -> int:
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"interrupted: {args.out} holds the frames written so far", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -2,7 +2,7 @@
 clips and, when present, Human3.6M (see engines/evaluate_video.py and engines/evaluate.py).
 
     .venv/bin/python tools/evaluate.py --reference runs/reference.npz --out runs/eval-real.md
-    .venv/bin/python tools/evaluate.py --weights engines/weights/live-cpu.safetensors \
+    .venv/bin/python tools/evaluate.py --weights engines/weights/live-cpu.safetensors \\
         --lookahead 0 5 centre --out runs/eval.md
 
 With --reference (made by tools/triangulate.py) each camera's BlazePose run is lifted and

@@ -25,7 +25,11 @@ def main() -> int:
     parser.add_argument("names", nargs="+", help="one key pair per name: NAME.key and NAME.key_secret")
     parser.add_argument("--force", action="store_true", help="overwrite existing key files")
     args = parser.parse_args()
-    args.folder.mkdir(parents=True, exist_ok=True)
+    try:
+        args.folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        print(f"keys.py: error: cannot make the key folder {args.folder}: {err.strerror}", file=sys.stderr)
+        return 2
     for name in args.names:
         existing = [p for p in (args.folder / f"{name}.key", args.folder / f"{name}.key_secret") if p.exists()]
         if existing and not args.force:
@@ -34,6 +38,9 @@ def main() -> int:
         old_umask = os.umask(0o077)  # the secret key is never readable by others, not even briefly
         try:
             public, secret = zmq.auth.create_certificates(args.folder, name)
+        except OSError as err:
+            print(f"keys.py: error: cannot write keys in {args.folder}: {err.strerror}", file=sys.stderr)
+            return 2
         finally:
             os.umask(old_umask)
         os.chmod(public, 0o644)

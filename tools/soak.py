@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from stream.config import load_settings
+from stream.shutdown import stop_on_sigterm
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,6 +34,7 @@ def main() -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a setting of config.yaml (repeatable)")
     args = parser.parse_args()
+    stop_on_sigterm()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings(ROOT / "config.yaml", args.overrides, {

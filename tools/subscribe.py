@@ -17,6 +17,7 @@ import numpy as np
 
 from stream.client import PoseFrame, Subscriber
 from stream.recorder import Recorder
+from stream.shutdown import stop_on_sigterm
 
 
 def main() -> int:
@@ -31,6 +32,7 @@ def main() -> int:
     parser.add_argument("--curve-secret-key", help="this client's CurveZMQ secret key file (tools/keys.py)")
     parser.add_argument("--curve-server-key", help="the publisher's CurveZMQ public key file")
     args = parser.parse_args()
+    stop_on_sigterm()
 
     recorder, latencies = Recorder(), []
     window_start, window_count = time.monotonic(), 0
@@ -64,6 +66,9 @@ def main() -> int:
                 break
     except KeyboardInterrupt:
         pass
+    except PermissionError as err:  # a CurveZMQ publisher refused this client
+        print(f"subscribe.py: error: {err}", file=sys.stderr)
+        return 2
     finally:
         sub.close()
     print(f"received {len(latencies)} frames, lost {sub.lost} (read too slowly)", flush=True)

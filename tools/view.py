@@ -2,16 +2,19 @@
 """Watch hotstream poses live in 3D: one panel per stream, with frame rate and latency.
 
     python tools/view.py                                        # window, tcp://127.0.0.1:5556, all streams
-    python tools/view.py --save view.mp4 --duration 20          # no display needed
+    python tools/view.py --save view.mp4                        # no display needed; ends with the stream
     python tools/view.py --connect tcp://10.0.0.5:5556 --stream cam0
 
-In the window, q or Esc quits.
+It stops when every stream it shows has ended (its description says ``source_state: ended``),
+after --duration or --idle-timeout, on Ctrl-C or SIGTERM (a saved video is finished either way)
+or, in the window, on q or Esc.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
+from stream.shutdown import stop_on_sigterm
 from stream.viewer import run_viewer
 
 
@@ -35,6 +38,7 @@ def main() -> int:
     parser.add_argument("--fps", type=float, default=30.0, help="drawing (and video) frame rate (default 30)")
     parser.add_argument("--size", type=size, default=(720, 400), help="canvas WIDTHxHEIGHT (default 720x400)")
     args = parser.parse_args()
+    stop_on_sigterm()
     try:
         stats = run_viewer(args.connect, None if args.stream == "all" else args.stream, args.save,
                            args.duration, args.idle_timeout, args.fps, args.size)

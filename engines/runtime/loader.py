@@ -149,7 +149,7 @@ def _load(weights, backend: str, lookahead: int, onnx, cache_dir, threads: int |
         return engine
     if onnx is None:
         source.model()  # a bad checkpoint is the user's error, not a reason to try the next backend
-    skipped = []
+    skipped = []  # one log line in all: which backend runs, and which were not there
     for candidate in BACKENDS:
         reason = source.torch_reason if candidate == "torch" else unavailable_reason(candidate)
         if reason is None:
@@ -157,9 +157,11 @@ def _load(weights, backend: str, lookahead: int, onnx, cache_dir, threads: int |
                 engine = _build(candidate, source, lookahead, threads, {k: v for k, v in options.items() if k in BACKEND_OPTIONS[candidate]})
             except (RuntimeError, OSError) as e:
                 reason = f"failed to start ({e})"
+                log.warning("auto backend: %s %s", candidate, reason)
             else:
-                log.info("lifting engine: %s (auto%s)", candidate, "; skipped " + "; ".join(skipped) if skipped else "")
+                log.info("lifting engine: %s (auto%s)", candidate,
+                         f"; not available here: {', '.join(name for name, _ in skipped)}" if skipped else "")
                 return engine
-        skipped.append(f"{candidate}: {reason}")
-        log.info("auto backend: skipping %s: %s", candidate, reason)
-    raise RuntimeError("no lifting backend could start: " + "; ".join(skipped))
+        skipped.append((candidate, reason))
+        log.debug("auto backend: skipping %s: %s", candidate, reason)
+    raise RuntimeError("no lifting backend could start: " + "; ".join(f"{name}: {why}" for name, why in skipped))

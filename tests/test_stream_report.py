@@ -1,0 +1,37 @@
+"""The end-of-run report as printed: readable at a glance, with rates that can be compared."""
+from stream.record import FrameRecord
+from stream.report import REPORT_WIDTH, LatencyReport, format_report
+
+
+def test_output_rate_is_not_above_the_input_rate_when_start_up_latency_drains():
+    """The first frames wait for the models to warm up, then the backlog goes out in a burst: the
+    publish times of a clean 30 fps run span less than its capture times."""
+    report = LatencyReport()
+    period_ns = 33_333_333
+    for seq in range(30):
+        t_capture = seq * period_ns
+        latency = 500_000_000 - seq * 15_000_000  # 500 ms falling to 65 ms
+        rec = FrameRecord(seq, "cam", t_capture, (640, 360), stamps={"capture": t_capture, "publish": t_capture + latency})
+        report.add(rec, sent=True)
+    built = report.build({"captured": 30}, {}, input_fps=30.0)
+    assert built["fps"]["output"] <= built["fps"]["input"] == 30.0
+
+
+def test_printed_summary_names_the_counts_that_matter_on_short_lines():
+    report = LatencyReport()
+    rec = FrameRecord(0, "cam", 0, (640, 360), stamps={"capture": 0, "read": 1_000_000, "publish": 9_000_000})
+    report.add(rec, sent=True)
+    counts = {"captured": 60, "dropped_at_source": 0, "invalid_frames": 0, "dropped_wait_2d": 21,
+              "dropped_wait_lift": 0, "dropped_wait_publish": 0, "no_person": 6, "non_finite_2d": 0,
+              "held_invalid": 1, "skipped_by_lifter": 0, "non_finite_3d": 0, "root_failed": 0, "not_confident": 1,
+              "published": 34, "dropped_by_socket": 0, "meta_sent": 5, "meta_dropped": 0, "source_stalls": 0,
+              "window_restarts_at_gaps": 0, "unaccounted": 0}
+    text = format_report(report.build(counts, {}, input_fps=30.0))
+    lines = text.splitlines()
+    assert all(len(line) <= REPORT_WIDTH for line in lines), text
+    assert "frames: captured 60, published 34, unaccounted 0" in lines
+    counted = " ".join(line for line in lines if "counts" in line or line.startswith("   "))
+    for shown in ("dropped_wait_2d 21", "no_person 6", "held_invalid 1", "not_confident 1", "meta_sent 5",
+                  "12 more at 0"):
+        assert shown in counted
+    assert "dropped_by_socket" not in text and "skipped_by_lifter" not in text  # zeros are not listed
