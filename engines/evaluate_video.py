@@ -3,7 +3,8 @@
 Per camera, three 3D outputs of the same BlazePose run on that camera's video are compared with
 the triangulated reference, expressed in that camera's frame with the pelvis at the origin:
 
-* ``lifter``: the lifter on the camera's 2D landmarks (sliding windows, as live);
+* ``lifter``: the lifter on the camera's 2D landmarks (left and right repaired and sliding
+  windows, as live);
 * ``mediapipe_world``: MediaPipe's own ``pose_world_landmarks`` mapped to H36M-17;
 * ``fused``: the two fused (:func:`engines.fusion.fuse_world`).
 
@@ -24,6 +25,7 @@ import numpy as np
 
 from engines import metrics
 from engines.fusion import LIFTER_WEIGHT, fuse_world, world_to_h36m
+from engines.left_right import LeftRightRepair
 from engines.reference import Reference, plausible_frames
 from engines.skeleton import JOINT_INDEX, MP, mediapipe_swap, normalize_screen, mediapipe_to_h36m
 
@@ -53,19 +55,35 @@ def counted_frames(ref: Reference, view: int, max_torso_error: float = 0.1) -> n
         return complete & (ref.visibility[view].max(-1) > 0) & (error < max_torso_error * height)
 
 
+def repaired_labels(pixels: np.ndarray, world: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One view's landmarks (N, 33, 2) and world landmarks (N, 33, 3) with left and right
+    repaired over time as the live pipeline repairs them (:mod:`engines.left_right`), a new
+    track starting after each frame without a detection."""
+    repair = LeftRightRepair()
+    pixels, world = pixels.copy(), world.copy()
+    for i in range(len(pixels)):
+        if not seen[i]:
+            repair.reset()
+            continue
+        index = repair(pixels[i])
+        pixels[i], world[i] = pixels[i][index], world[i][index]
+    return pixels, world
+
+
 def camera_inputs(ref: Reference, view: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(normalised 2D (N, 17, 2), world landmarks as H36M-17 (N, 17, 3) with NaN where none,
-    reference (N, 17, 3) in the camera frame, pelvis at 0). Frames without a detection repeat
-    the last one (the first detection before it), as a held live pose would."""
+    reference (N, 17, 3) in the camera frame, pelvis at 0), left and right repaired as live.
+    Frames without a detection repeat the last one (the first detection before it), as a held
+    live pose would."""
     cam = ref.cameras[view]
     seen = ref.visibility[view].max(-1) > 0
     if not seen.any():
         raise ValueError(f"camera {cam.name}: BlazePose found nobody in any frame")
+    landmarks, world33 = repaired_labels(ref.pixels[view], ref.world[view], seen)
     index = np.maximum.accumulate(np.where(seen, np.arange(len(seen)), -1))
     index[index < 0] = np.argmax(seen)
-    pixels = mediapipe_to_h36m(ref.pixels[view][index])
-    pose2d = normalize_screen(pixels, *cam.size)
-    world = np.where(seen[:, None, None], world_to_h36m(ref.world[view]), np.nan)
+    pose2d = normalize_screen(mediapipe_to_h36m(landmarks[index]), *cam.size)
+    world = np.where(seen[:, None, None], world_to_h36m(world33), np.nan)
     truth = cam.to_camera(ref.pose3d)
     return pose2d, world, truth - truth[:, :1]
 

@@ -70,6 +70,8 @@ class TrainConfig:
     threads: int = 2
     resume: bool = False
     init: str | None = None  # start from these weights (same architecture)
+    augmentation: dict = field(default_factory=dict)  # synth.Augmentation fields, e.g. {"limb_rotation_deg": 0}
+    noise: dict = field(default_factory=dict)  # synth.DetectorNoise fields, e.g. {"swap_body_prob": 0}
     reference: str | None = None  # a multi-camera reference (tools/triangulate.py) to evaluate on ...
     reference_every: int = 300  # ... every this many steps (at the end of an epoch)
 
@@ -253,6 +255,11 @@ class RunLog:
         self.writer.close()
 
 
+def _tuples(fields: dict) -> dict:
+    """JSON lists as the tuples the frozen recipe dataclasses hold."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
+
+
 def real_video_errors(weights: Path, reference: Reference, threads: int) -> dict:
     """Mean P-MPJPE over the reference's cameras of the lifter (causal) and of the fused output."""
     rows = evaluate_reference(engine_lift(weights, "torch", 0, False, threads), reference)
@@ -300,8 +307,12 @@ def train(cfg: TrainConfig, train_clips: Sequence, val_clips: Sequence = (),
     if distributed:
         lifter = DistributedDataParallel(lifter, device_ids=[device.index] if device.type == "cuda" else None)
 
+    try:
+        recipe = {"aug": synth.Augmentation(**_tuples(cfg.augmentation)), "noise": synth.DetectorNoise(**_tuples(cfg.noise))}
+    except TypeError as e:  # a field that does not exist
+        raise ValueError(f"bad data recipe override: {e}") from None
     dataset = synth.PairBatches(train_clips, cfg.steps_per_epoch, cfg.batch_size, config.num_frames,
-                                seed=cfg.seed, clip_weights=clip_weights)
+                                seed=cfg.seed, clip_weights=clip_weights, **recipe)
     sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=False) if distributed else None
     loader = DataLoader(dataset, batch_size=None, sampler=sampler, num_workers=0)
     val_batch = validation_batch(val_clips, config.num_frames, cfg.val_windows, cfg.seed) if val_clips else None

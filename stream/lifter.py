@@ -9,7 +9,7 @@ A held frame (nobody seen, ``valid`` false) repeats the last pose published in i
 segment exactly, 3D and root included, as the wire format promises: lifting its window again
 would move the pose although nothing was seen.
 
-Left and right are repaired first (``stream.left_right``): MediaPipe swaps them for a few frames
+Left and right are repaired first (``engines.left_right``): MediaPipe swaps them for a few frames
 now and then, and each pose's labels are kept continuous with the track's before it enters the
 ring; the frames repaired are counted (``left_right.repaired``).
 
@@ -26,7 +26,7 @@ import numpy as np
 
 from engines.fusion import fuse_world, world_to_h36m
 from engines.skeleton import JOINT_NAMES
-from stream.left_right import LeftRightRepair
+from engines.left_right import LeftRightRepair
 from stream.record import FrameRecord
 from stream.ring import PoseRing
 from stream.root import estimate_root, focal_from_fov
@@ -102,7 +102,7 @@ class LifterStage:
         key = (rec.source_id, rec.epoch, rec.image_size, rec.pose2d.person_id)
         if self.ring.count and key != self.ring.key:
             self._restart()
-        rec.pose2d = self.left_right(rec.pose2d)
+        rec.pose2d = rec.pose2d.relabelled(self.left_right(rec.pose2d.landmarks_px))
         self.ring.push(rec.pose2d.h36m_normalized(), rec, key, self._collect)
         self.last_pose2d = rec.pose2d
 

@@ -12,7 +12,7 @@ import os
 import sys
 import tempfile
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -31,6 +31,11 @@ class Pose2D:
     world: np.ndarray             # (33, 3) float32 metres, MediaPipe's hip-centred world landmarks
     image_size: tuple[int, int]   # (width, height)
     person_id: int = 0
+
+    def relabelled(self, index: np.ndarray) -> Pose2D:
+        """This pose with its landmarks reordered by ``index`` (33,), e.g. left and right swapped."""
+        return replace(self, landmarks_px=self.landmarks_px[index], visibility=self.visibility[index],
+                       world=self.world[index])
 
     def h36m_pixels(self) -> np.ndarray:
         """(17, 2) H36M joints in pixels."""

@@ -18,7 +18,7 @@ from engines.skeleton import JOINT_INDEX
 from stream.lifter import LifterStage
 from stream.pose2d import Pose2D, create_pose2d
 from stream.record import FrameRecord
-from stream.left_right import ARMS, LEGS, LeftRightRepair, swapped
+from engines.left_right import ARMS, LEGS, LeftRightRepair, swap_index
 
 SAMPLE = Path(__file__).resolve().parents[1] / "assets" / "sample.mp4"
 SWAPPED_BY_MEDIAPIPE = [9, 10, 11, 12, 16, 17, 18, 33, 34, 47, 67, 68, 69, 70]
@@ -73,7 +73,8 @@ def test_a_track_that_starts_swapped_is_given_back_to_mediapipe(poses):
     by frame 46, 40 frames on: the 30-frame window has to fill first)."""
     repair = LeftRightRepair()
     track = [pose for pose in poses[6:90] if pose is not None]
-    fixed = [repair(swapped(track[0], ARMS + LEGS))] + [repair(pose) for pose in track[1:]]
+    start = track[0].relabelled(swap_index(ARMS + LEGS))
+    fixed = [pose.relabelled(repair(pose.landmarks_px)) for pose in [start] + track[1:]]
     seqs = [seq for seq in range(6, 90) if poses[seq] is not None]
     right = {seq: not wrong_way_round(pose.h36m_pixels()) for seq, pose in zip(seqs, fixed)}
     assert not right[6]
@@ -84,8 +85,8 @@ def test_swapping_exchanges_the_labels_not_the_image():
     rng = np.random.default_rng(0)
     pose = Pose2D(rng.uniform(0, 600, (33, 2)).astype(np.float32), rng.uniform(0, 1, 33).astype(np.float32),
                   rng.normal(size=(33, 3)).astype(np.float32), (640, 360))
-    arms = swapped(pose, ARMS)
+    arms = pose.relabelled(swap_index(ARMS))
     np.testing.assert_array_equal(arms.landmarks_px[11], pose.landmarks_px[12])   # left shoulder <- right
     np.testing.assert_array_equal(arms.visibility[12], pose.visibility[11])
     np.testing.assert_array_equal(arms.landmarks_px[23:], pose.landmarks_px[23:])  # the legs untouched
-    np.testing.assert_array_equal(swapped(arms, ARMS).landmarks_px, pose.landmarks_px)
+    np.testing.assert_array_equal(arms.relabelled(swap_index(ARMS)).landmarks_px, pose.landmarks_px)

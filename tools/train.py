@@ -36,6 +36,10 @@ def main() -> int:
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                    help="model config overrides, JSON values (e.g. num_frames=1 prune=null)")
     p.add_argument("--no-prune", action="store_true", help="the same backbone without token pruning")
+    p.add_argument("--aug", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="augmentation overrides (engines/data/synth.py:Augmentation), e.g. limb_rotation_deg=0")
+    p.add_argument("--noise", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="2D noise overrides (engines/data/synth.py:DetectorNoise), e.g. swap_body_prob=0")
     p.add_argument("--data", default="data/mocap", help="mocap cache directory (tools/fetch_mocap.py)")
     p.add_argument("--holdout", nargs="*", default=list(DEFAULT_HOLDOUT),
                    help="glob patterns of clip names held out for validation")
@@ -62,6 +66,7 @@ def main() -> int:
     try:
         steps = a.epochs * a.steps_per_epoch if a.epochs else a.steps
         cfg = TrainConfig(out=a.out, preset=a.preset, overrides=parse_overrides(a.set), no_prune=a.no_prune,
+                          augmentation=parse_overrides(a.aug), noise=parse_overrides(a.noise),
                           steps=steps, minutes=a.minutes, steps_per_epoch=a.steps_per_epoch,
                           batch_size=a.batch_size, lr=a.lr, seed=a.seed, threads=a.threads,
                           val_windows=a.val_windows, snapshots=a.snapshots, resume=a.resume, init=a.init,

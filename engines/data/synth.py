@@ -43,6 +43,7 @@ class Augmentation:
     mirror_prob: float = 0.5
     rotate: bool = True  # uniform rotation about gravity
     limb_rotation_deg: float = 12.0  # std of the per-window turn of each arm and thigh segment
+    mediapipe_definitions: bool = True  # rescale hips, shoulders, torso, neck and head to BlazePose's
 
 
 @dataclass(frozen=True)
@@ -232,7 +233,8 @@ def augment(windows: np.ndarray, rng: np.random.Generator, aug: Augmentation) ->
     """BlazePose's joint definitions, bone lengths, limb rotations, mirroring and rotation about
     gravity, then centring on the floor."""
     n = len(windows)
-    out = scale_bones(mediapipe_definitions(windows), random_bone_factors(rng, n, aug))
+    out = mediapipe_definitions(windows) if aug.mediapipe_definitions else windows
+    out = scale_bones(out, random_bone_factors(rng, n, aug))
     out = rotate_limbs(out, rng, aug.limb_rotation_deg)
     flip = rng.random(n) < aug.mirror_prob
     out[flip] = mirror(out[flip])

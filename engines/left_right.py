@@ -20,12 +20,10 @@ sample clip: the window has to fill first).
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import replace
 
 import numpy as np
 
-from engines.skeleton import MP
-from stream.pose2d import Pose2D
+from engines.skeleton import MP, NUM_MEDIAPIPE_LANDMARKS
 
 
 def _pairs(*parts: str) -> list[tuple[int, int]]:
@@ -41,13 +39,13 @@ DECIDING = {"arms": _pairs("shoulder", "elbow", "wrist"), "legs": _pairs("hip", 
 GROUPS = {"arms": ARMS, "legs": LEGS}
 
 
-def swapped(pose: Pose2D, pairs: list[tuple[int, int]]) -> Pose2D:
-    """``pose`` with the left and right landmarks of ``pairs`` exchanged (positions, visibility, world)."""
-    index = np.arange(len(pose.landmarks_px))
+def swap_index(pairs: list[tuple[int, int]]) -> np.ndarray:
+    """Landmark index (33,) that exchanges the left and right landmarks of ``pairs``; index a
+    pose's landmarks, visibilities and world landmarks with it alike."""
+    index = np.arange(NUM_MEDIAPIPE_LANDMARKS)
     for left, right in pairs:
         index[[left, right]] = right, left
-    return replace(pose, landmarks_px=pose.landmarks_px[index], visibility=pose.visibility[index],
-                   world=pose.world[index])
+    return index
 
 
 def _distance(a: np.ndarray, b: np.ndarray, pairs: list[tuple[int, int]]) -> float:
@@ -56,8 +54,10 @@ def _distance(a: np.ndarray, b: np.ndarray, pairs: list[tuple[int, int]]) -> flo
 
 
 class LeftRightRepair:
-    """Repairs one track's poses in frame order; :meth:`reset` when the track ends (a new person,
-    a gap). ``repaired`` counts the frames in which a group's labels were swapped."""
+    """Repairs one track's poses in frame order: called with each frame's landmark pixels (33, 2),
+    it returns the landmark index that repairs the frame (:func:`swap_index`; the identity when
+    nothing is swapped). :meth:`reset` when the track ends (a new person, a gap). ``repaired``
+    counts the frames in which a group's labels were swapped."""
 
     def __init__(self, window: int = 30, give_up: float = 2 / 3) -> None:
         self.window, self.give_up = window, give_up
@@ -68,21 +68,21 @@ class LeftRightRepair:
         self.last: np.ndarray | None = None  # (33, 2) repaired pixels of the last frame
         self.disagreed = {name: deque(maxlen=self.window) for name in GROUPS}
 
-    def __call__(self, pose: Pose2D) -> Pose2D:
-        out, swaps = pose, []
+    def __call__(self, landmarks_px: np.ndarray) -> np.ndarray:
+        swaps = []
         for name, pairs in GROUPS.items():
-            swap = self.last is not None and self._closer_swapped(pose.landmarks_px, DECIDING[name])
+            swap = self.last is not None and self._closer_swapped(landmarks_px, DECIDING[name])
             history = self.disagreed[name]
             history.append(swap)
             if swap and len(history) == self.window and sum(history) > self.give_up * self.window:
                 swap = False  # the track, not MediaPipe, has it the wrong way round
                 history.clear()
             if swap:
-                swaps.append(name)
-                out = swapped(out, pairs)
+                swaps += pairs
         self.repaired += bool(swaps)
-        self.last = out.landmarks_px
-        return out
+        index = swap_index(swaps)
+        self.last = landmarks_px[index]
+        return index
 
     def _closer_swapped(self, points: np.ndarray, pairs: list[tuple[int, int]]) -> bool:
         mirrored = points.copy()
