@@ -230,7 +230,10 @@ def verify_export(onnx_path: str | Path, model: HoT, windows: np.ndarray, *, loo
     lists nodes TensorRT would reject. Token pruning is a discrete choice: where the two runtimes
     keep different frames (a near-tie flipped by rounding) outputs may differ by more than any
     float tolerance, so those windows are counted (``selection_differs``) and the tolerance is
-    applied to the others.
+    applied to the others. A near-tie can also flip inside the exported graph and not in the
+    separately exported selector that compares selections, so windows whose selection changes
+    when the input moves by rounding-sized noise (std 1e-6, four draws) are counted as
+    ``near_ties`` and left out of the tolerance too.
     """
     import onnxruntime as ort
 
@@ -258,9 +261,16 @@ def verify_export(onnx_path: str | Path, model: HoT, windows: np.ndarray, *, loo
                       ("kept",), True, OPSET)
     kept_ort = ort.InferenceSession(selector.SerializeToString(), session_options(threads),
                                     providers=["CPUExecutionProvider"]).run(None, {"pose2d": x, "target": target})[0]
-    same = (kept_ort == kept_torch).all(1)
+    near_tie = np.zeros(len(x), dtype=bool)
+    noise = torch.Generator().manual_seed(0)
+    with torch.inference_mode():
+        for _ in range(4):
+            nudged = torch.from_numpy(x) + 1e-6 * torch.randn(x.shape, generator=noise)
+            near_tie |= (_KeptFrames(model)(nudged, torch.from_numpy(target)).numpy() != kept_torch).any(1)
+    same = (kept_ort == kept_torch).all(1) & ~near_tie
     err = np.abs(got - want).reshape(len(x), -1).max(1)
     max_err = float(err[same].max()) if same.any() else float("nan")
-    return {"windows": len(x), "selection_differs": int((~same).sum()), "max_abs_err": max_err,
+    return {"windows": len(x), "selection_differs": int((kept_ort != kept_torch).any(1).sum()),
+            "near_ties": int(near_tie.sum()), "max_abs_err": max_err,
             "max_abs_err_all": float(err.max()), "tolerance": tolerance,
             "parity": bool(same.any() and max_err <= tolerance), "tensorrt_problems": tensorrt_problems(graph)}
