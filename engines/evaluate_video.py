@@ -55,16 +55,21 @@ def counted_frames(ref: Reference, view: int, max_torso_error: float = 0.1) -> n
         return complete & (ref.visibility[view].max(-1) > 0) & (error < max_torso_error * height)
 
 
-def repaired_labels(pixels: np.ndarray, world: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def repaired_labels(pixels: np.ndarray, world: np.ndarray, seen: np.ndarray,
+                    hold_frames: int = 5) -> tuple[np.ndarray, np.ndarray]:
     """One view's landmarks (N, 33, 2) and world landmarks (N, 33, 3) with left and right
-    repaired over time as the live pipeline repairs them (:mod:`engines.left_right`), a new
-    track starting after each frame without a detection."""
+    repaired over time as the live pipeline repairs them (:mod:`engines.left_right`): a new
+    track starts after more than ``hold_frames`` frames without a detection (``lifter.hold_frames``)."""
     repair = LeftRightRepair()
     pixels, world = pixels.copy(), world.copy()
+    missing = 0
     for i in range(len(pixels)):
         if not seen[i]:
-            repair.reset()
+            missing += 1
+            if missing > hold_frames:
+                repair.reset()
             continue
+        missing = 0
         index = repair(pixels[i])
         pixels[i], world[i] = pixels[i][index], world[i][index]
     return pixels, world

@@ -148,3 +148,35 @@ def test_pair_batches_repeat_per_seed_and_differ_per_epoch(clips):
     assert np.array_equal(first, data[0]["pose2d"]) and not np.array_equal(first, data[1]["pose2d"])
     data.set_epoch(1)
     assert not np.array_equal(first, data[0]["pose2d"])
+
+
+def test_label_swaps_exchange_left_and_right_in_bursts_only():
+    rng = np.random.default_rng(0)
+    pixels = rng.normal(size=(300, 40, 17, 2)).astype(np.float32)
+    quiet = synth.DetectorNoise(swap_arms_prob=0.0, swap_legs_prob=0.0, swap_body_prob=0.5, swap_frames=(3, 3))
+    out = synth.add_label_swaps(pixels, rng, quiet)
+    changed = (out != pixels).any(axis=(2, 3))  # (windows, frames)
+    assert 0.3 < changed.any(1).mean() < 0.7 and set(changed.sum(1)) <= {0, 1, 2, 3}
+    swapped = changed.nonzero()
+    np.testing.assert_array_equal(out[swapped], pixels[swapped][:, list(FLIP_PERMUTATION)])
+
+
+def test_limb_rotations_keep_bone_lengths_and_move_only_limbs(clips):
+    rng = np.random.default_rng(0)
+    windows = synth.sample_windows(clips, rng, 8, 27)
+    turned = synth.rotate_limbs(windows, rng, std_deg=15.0)
+    np.testing.assert_allclose(bone_lengths(turned), bone_lengths(windows), atol=1e-5)
+    torso = [JOINT_INDEX[n] for n in ("pelvis", "spine", "thorax", "neck_nose", "head_top", "left_hip", "right_hip",
+                                      "left_shoulder", "right_shoulder")]
+    np.testing.assert_array_equal(turned[:, :, torso], windows[:, :, torso])
+    assert np.abs(turned - windows).max() > 0.02
+    np.testing.assert_array_equal(synth.rotate_limbs(windows, rng, 0.0), windows)
+
+
+def test_mediapipe_definitions_give_every_window_blazepose_proportions(clips):
+    windows = synth.sample_windows(clips, np.random.default_rng(0), 8, 27)
+    out = synth.mediapipe_definitions(windows)
+    j = JOINT_INDEX
+    thigh = np.linalg.norm(out[:, :, j["left_knee"]] - out[:, :, j["left_hip"]], axis=-1)
+    hips = np.linalg.norm(out[:, :, j["left_hip"]] - out[:, :, j["right_hip"]], axis=-1)
+    np.testing.assert_allclose(np.median(hips / thigh), synth.MEDIAPIPE_PROPORTIONS["hip_width"], rtol=0.05)

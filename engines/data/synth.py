@@ -42,7 +42,7 @@ class Augmentation:
     bone_scale_std: float = 0.06  # per bone-group relative length change
     mirror_prob: float = 0.5
     rotate: bool = True  # uniform rotation about gravity
-    limb_rotation_deg: float = 12.0  # std of the per-window turn of each arm and thigh segment
+    limb_rotation_deg: float = 0.0  # std (degrees) of a per-window turn of each arm and thigh segment; off: it did not help (docs/model-card.md)
     mediapipe_definitions: bool = True  # rescale hips, shoulders, torso, neck and head to BlazePose's
 
 
