@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-import numpy as np
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from engines.runtime import load_engine
-from stream.client import MetaFrame, PoseFrame, Subscriber
+from stream.client import MetaFrame, Subscriber
 from stream.config import load_settings
 from stream.lifter import LifterStage
 from stream.pipeline import Pipeline

@@ -47,7 +47,7 @@ def main() -> int:
                    help="extra BVH/AMC/C3D/npz clips to train on")
     p.add_argument("--mix", help="data-mix YAML: sources: {name: weight}, user: [{path, weight}]")
     p.add_argument("--steps", type=int, default=d.steps)
-    p.add_argument("--epochs", type=int, help=f"train this many epochs of --steps-per-epoch batches instead")
+    p.add_argument("--epochs", type=int, help="train this many epochs of --steps-per-epoch batches instead")
     p.add_argument("--steps-per-epoch", type=int, default=d.steps_per_epoch)
     p.add_argument("--minutes", type=float, help="also stop after this much training time")
     p.add_argument("--batch-size", type=int, default=d.batch_size)

@@ -13,6 +13,7 @@ overflow. I/O buffers are torch CUDA tensors allocated once for the maximum batc
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
