@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from engines.metrics import procrustes_align
 from engines.skeleton import NUM_JOINTS, mediapipe_to_h36m
 
 # One weight for every joint: fitted per joint on one capture it did not beat this (see
@@ -27,18 +28,6 @@ def world_to_h36m(world: np.ndarray) -> np.ndarray:
     return joints - joints[..., :1, :]
 
 
-def rotate_onto(source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """``source`` poses (N, J, 3) rotated about their centroids and moved onto ``target``."""
-    mu_s, mu_t = source.mean(-2, keepdims=True), target.mean(-2, keepdims=True)
-    h = np.swapaxes(source - mu_s, -1, -2) @ (target - mu_t)
-    u, _, vt = np.linalg.svd(h)
-    d = np.sign(np.linalg.det(np.swapaxes(vt, -1, -2) @ np.swapaxes(u, -1, -2)))
-    fix = np.ones(h.shape[:-1])
-    fix[..., -1] = d
-    rot = np.swapaxes(vt, -1, -2) @ (fix[..., None] * np.swapaxes(u, -1, -2))
-    return (source - mu_s) @ np.swapaxes(rot, -1, -2) + mu_t
-
-
 def fuse_world(lifted: np.ndarray, world17: np.ndarray | None,
                lifter_weight: np.ndarray = LIFTER_WEIGHT) -> np.ndarray:
     """Lifter poses (N, 17, 3) fused with world landmarks mapped to H36M-17 (N, 17, 3), where a
@@ -50,7 +39,7 @@ def fuse_world(lifted: np.ndarray, world17: np.ndarray | None,
     ok &= np.nan_to_num(np.abs(world17)).max((-1, -2)) > 1e-6  # all zeros: no landmarks either
     if not ok.any():
         return out
-    aligned = rotate_onto(np.asarray(world17, dtype=np.float64)[ok], out[ok].astype(np.float64))
+    aligned = procrustes_align(np.asarray(world17)[ok], out[ok], scale=False)
     w = np.asarray(lifter_weight, dtype=np.float64)[:, None]
     fused = w * out[ok] + (1 - w) * aligned
     out[ok] = fused - fused[:, :1]

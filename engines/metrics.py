@@ -24,8 +24,9 @@ def mpjpe(pred: np.ndarray, target: np.ndarray) -> float:
     return float(np.linalg.norm(pred - target, axis=-1).mean())
 
 
-def procrustes_align(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """``pred`` moved onto ``target`` by the best rotation, translation and scale, per pose."""
+def procrustes_align(pred: np.ndarray, target: np.ndarray, scale: bool = True) -> np.ndarray:
+    """``pred`` moved onto ``target`` by the best rotation, translation and (unless ``scale`` is
+    False: both poses are metric) scale, per pose."""
     pred, target = _check(pred, target)
     mu_p, mu_t = pred.mean(-2, keepdims=True), target.mean(-2, keepdims=True)
     p, t = pred - mu_p, target - mu_t
@@ -40,8 +41,8 @@ def procrustes_align(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     v[..., -1] *= sign[..., None]
     s[..., -1] *= sign
     rot = v @ np.swapaxes(u, -1, -2)
-    scale = s.sum(-1)[..., None, None] * norm_t / norm_p
-    return scale * (pred - mu_p) @ rot + mu_t
+    factor = s.sum(-1)[..., None, None] * norm_t / norm_p if scale else 1.0
+    return factor * (pred - mu_p) @ rot + mu_t
 
 
 def p_mpjpe(pred: np.ndarray, target: np.ndarray) -> float:

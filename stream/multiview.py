@@ -31,7 +31,7 @@ from tqdm import tqdm
 from engines.calibration import Camera, load_calibration
 from engines.skeleton import MP, NUM_MEDIAPIPE_LANDMARKS, mediapipe_swap, mediapipe_to_h36m
 from engines.reference import SWAPS, Reference
-from engines.triangulate import dlt, fill_gaps, low_pass, repair_swaps, triangulate
+from engines.triangulate import dlt, fill_gaps, low_pass, repair_swaps, reprojection_errors, triangulate
 from stream.pose2d import Pose2D, SolutionsPose
 
 # Landmarks that locate a person for association: shoulders, hips, knees, ankles, elbows, wrists.
@@ -147,10 +147,9 @@ def associate(candidates: list[list[Pose2D]], cameras: Sequence[Camera],
                     px[v, k], w[v, k] = candidates[v][i].landmarks_px[_BODY], candidates[v][i].visibility[_BODY]
         norm = np.stack([cam.normalized(px[v]) for v, cam in enumerate(cameras)])
         points = dlt(norm, w, cameras)
-        errors = np.stack([np.linalg.norm(cam.project(np.nan_to_num(points)) - px[v], axis=-1)
-                           for v, cam in enumerate(cameras)])
+        errors = reprojection_errors(points, px, cameras)
         used = w > 0.3
-        mean = np.where(used, errors, 0).sum((0, 2)) / np.maximum(used.sum((0, 2)), 1)
+        mean = np.where(used, np.nan_to_num(errors), 0).sum((0, 2)) / np.maximum(used.sum((0, 2)), 1)
         views = np.array([sum(i is not None for i in c) for c in combos])
         score = mean + view_penalty_px * (V - views)
         best = int(np.argmin(np.where(np.isfinite(points).all((1, 2)), score, np.inf)))

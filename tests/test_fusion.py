@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from engines.fusion import LIFTER_WEIGHT, fuse_world, rotate_onto, world_to_h36m
+from engines.fusion import LIFTER_WEIGHT, fuse_world, world_to_h36m
+from engines.metrics import procrustes_align
 from tests.synthetic_motion import landmarks_from_h36m, walking
 
 
@@ -14,7 +15,7 @@ def test_world_landmarks_are_rotated_onto_the_lifter_and_averaged():
     truth = truth - truth[:, :1]
     turn = Rotation.from_rotvec([0.2, 1.1, -0.3]).as_matrix()
     world = truth @ turn.T  # MediaPipe's frame differs from the camera's by a rotation
-    np.testing.assert_allclose(rotate_onto(world, truth), truth, atol=1e-6)
+    np.testing.assert_allclose(procrustes_align(world, truth, scale=False), truth, atol=1e-6)
     lifted = truth + np.array([0.04, 0.0, 0.0]) * (np.arange(17) > 0)[:, None]  # 4 cm off in x
     fused = fuse_world(lifted, world)
     assert fused.shape == (30, 17, 3) and fused.dtype == np.float32
