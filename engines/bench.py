@@ -2,7 +2,7 @@
 
 Every measurement goes through :func:`engines.runtime.load_engine`, so what is timed is exactly
 what the live pipeline runs (input conversion included). Each model is always measured next to
-its unpruned twin (same backbone and weights, no token pruning) in the same run, so the speed-up
+its unpruned twin (same backbone and weights, no token pruning; HoT models) in the same run, so the speed-up
 that pruning buys is read off one table on one machine under one load. Engines are fed as a live
 stream feeds them: each call gets the next windows of one long sequence (batch B: B consecutive
 windows, then the B after them), and CPU backends run twice, with the frame-token cache (what
@@ -11,7 +11,6 @@ average and library versions are recorded with the numbers.
 """
 from __future__ import annotations
 
-import copy
 import ctypes
 import gc
 import os
@@ -24,21 +23,21 @@ from pathlib import Path
 import numpy as np
 import psutil
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
 from engines.checkpoint import load_model, save_checkpoint
-from engines.export import sliding_windows
-from engines.hot import HoT
-from engines.presets import get_preset, unpruned
+from engines.flops import count_flops, count_params
+from engines.models import arch_of, create_model, get_preset
+from engines.models.hot import HoT, unpruned
 from engines.runtime import BACKENDS, load_engine, unavailable_reason
-from engines.runtime.graph import TargetFrameLifter
+from engines.runtime.graph import has_frame_split
+from engines.windows import target_windows
 
 
 @dataclass
 class Measurement:
     model: str
-    variant: str  # "tpc" (as configured) or "unpruned" (the same backbone without pruning)
+    variant: str  # "tpc" (as configured), "unpruned" (the same backbone without pruning), or another arch
     backend: str
     frame_cache: bool
     batch: int
@@ -73,17 +72,13 @@ def machine_info(threads: int) -> dict:
     }
 
 
-def count_flops(model: HoT, batch: int = 1) -> int:
-    """FLOPs of one forward pass (matmuls and attention, as counted by torch's FlopCounterMode)."""
-    c = model.config
-    x = torch.zeros(batch, c.num_frames, c.num_joints, 2)
-    target = torch.full((batch,), c.num_frames - 1, dtype=torch.long)
-    # Frozen copy, no inference_mode: FlopCounterMode's module tracker fails on inference tensors
-    # and on tensors that require grad but have no graph (no_grad with trainable parameters).
-    frozen = copy.deepcopy(model).eval().requires_grad_(False)
-    with FlopCounterMode(display=False) as counter:
-        TargetFrameLifter(frozen)(x, target)
-    return counter.get_total_flops()
+def variants(model: torch.nn.Module) -> dict[str, torch.nn.Module]:
+    """What to measure of one model: a pruned HoT as configured (``tpc``) beside its unpruned
+    twin; any other model as it is, named by its architecture (``unpruned`` for a plain HoT)."""
+    if getattr(model.config, "prune", None):
+        return {"tpc": model, "unpruned": unpruned_twin(model)}
+    arch = arch_of(model.config)
+    return {"unpruned" if arch == "hot" else arch: model}
 
 
 def unpruned_twin(model: HoT) -> HoT:
@@ -129,7 +124,8 @@ class StreamFeed:
     def __call__(self) -> np.ndarray:
         start = self.call % self.calls * self.batch
         self.call += 1
-        return sliding_windows(self.sequence[start:start + self.window + self.batch - 1], self.window)
+        windows = target_windows(self.sequence[start:start + self.window + self.batch - 1], self.window)
+        return np.array(windows[self.window - 1:])  # a writable copy of the full windows, as the live ring holds them
 
 
 def warm_up(engine, feed: StreamFeed, warmup: int, max_seconds: float) -> None:
@@ -164,7 +160,7 @@ def interleaved_times(engines: list, feeds: list[StreamFeed], iterations: int, m
                 times[i].append(time.perf_counter() - start)
 
 
-def benchmark(models: dict[str, HoT], backends: list[str], *, batches=(1, 8), threads: int = 2,
+def benchmark(models: dict[str, torch.nn.Module], backends: list[str], *, batches=(1, 8), threads: int = 2,
               iterations: int = 300, warmup: int = 20, max_seconds: float = 20.0,
               cache_dir: str | Path | None = None, progress: bool = True) -> dict:
     """Measure each model and its unpruned twin on each backend; returns a JSON-ready report.
@@ -176,8 +172,9 @@ def benchmark(models: dict[str, HoT], backends: list[str], *, batches=(1, 8), th
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
     torch.set_num_threads(threads)
-    jobs = [(name, variant, backend, cached) for name in models for variant in ("tpc", "unpruned")
-            for backend in backends for cached in frame_cache_modes(backend)]
+    measured = {name: variants(model) for name, model in models.items()}
+    jobs = [(name, variant, backend, cached) for name, group in measured.items() for variant, model in group.items()
+            for backend in backends for cached in frame_cache_modes(backend) if has_frame_split(model) or not cached]
     calls = iterations + warmup + 1  # distinct batches per feed: enough that no call repeats one
     loaded, skipped = [], {}
     results = []
@@ -187,9 +184,7 @@ def benchmark(models: dict[str, HoT], backends: list[str], *, batches=(1, 8), th
             if reason:
                 skipped[backend] = reason
                 continue
-            model = models[name] if variant == "tpc" else unpruned_twin(models[name])
-            if variant == "tpc" and not model.config.prune:
-                continue  # already unpruned: its twin row says it all
+            model = measured[name][variant]
             weights = Path(tmp) / f"{name}-{variant}.safetensors"
             save_checkpoint(weights, model)
             options = dict(backend=backend, threads=threads, cache_dir=cache_dir or Path(tmp) / "cache")
@@ -214,7 +209,7 @@ def benchmark(models: dict[str, HoT], backends: list[str], *, batches=(1, 8), th
                 p50, p95, p99 = np.percentile(t, [50, 95, 99]) * 1e3
                 results.append(Measurement(name, variant, backend, cached, batch, len(t), float(p50), float(p95),
                                            float(p99), float(batch / t.mean()), flops / 1e9,
-                                           sum(p.numel() for p in model.parameters()), *memory[batch]))
+                                           count_params(model), *memory[batch]))
         del loaded
     report = {"machine": machine_info(threads), "results": [asdict(r) for r in results], "skipped": skipped}
     report["ratios"] = speed_ratios(results)
@@ -275,7 +270,7 @@ def to_markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def models_to_bench(presets: list[str], weights: str | Path | None, seed: int = 0) -> dict[str, HoT]:
+def models_to_bench(presets: list[str], weights: str | Path | None, seed: int = 0) -> dict[str, torch.nn.Module]:
     """A trained checkpoint by path, and/or seeded random models of named presets (speed does not
     depend on the weights)."""
     models = {}
@@ -283,5 +278,5 @@ def models_to_bench(presets: list[str], weights: str | Path | None, seed: int = 
         models[Path(weights).stem], _ = load_model(weights)
     for name in presets:
         torch.manual_seed(seed)
-        models[name] = HoT(get_preset(name, drop_path=0.0)).eval()
+        models[name] = create_model(get_preset(name)).eval()
     return models

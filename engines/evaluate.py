@@ -8,41 +8,27 @@ repeating the first and last pose (as ``stream/ring.py`` does). Sources:
   model of :mod:`engines.data.synth`;
 * Human3.6M test subjects S9 and S11 from VideoPose3D's npz files (protocols 1 and 2 per action).
 
-Any engine works: a callable ``windows (B, T, 17, 2) -> (B, 17, 3)``, usually
-``engines.runtime.load_engine(weights, backend, lookahead).run``.
+Any engine works: an object with ``window``, ``lookahead`` and ``run(windows (B, T, 17, 2)) ->
+(B, 17, 3)``, usually ``engines.runtime.load_engine(weights, backend, lookahead)``; sequences go
+through it with :func:`engines.windows.lift_sequence`.
 """
 from __future__ import annotations
 
+import csv
 import zlib
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from engines import metrics
 from engines.data import synth
-from engines.data.mocap.resample import resample
+from engines.windows import lift_sequence, resample
 
-Lifter = Callable[[np.ndarray], np.ndarray]
 METRICS = ("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve", "accel")
-
-
-def sliding_windows(pose2d: np.ndarray, num_frames: int, lookahead: int, frames: np.ndarray) -> np.ndarray:
-    """Windows (len(frames), T, 17, 2) whose target (``T - 1 - lookahead``) is each of ``frames``,
-    edge-padded where the window runs past either end of the sequence."""
-    offsets = np.arange(num_frames) - (num_frames - 1 - lookahead)
-    index = np.clip(frames[:, None] + offsets[None, :], 0, len(pose2d) - 1)
-    return pose2d[index]
-
-
-def lift_sequence(lift: Lifter, pose2d: np.ndarray, num_frames: int, lookahead: int,
-                  frames: np.ndarray | None = None, batch: int = 256) -> np.ndarray:
-    """3D (len(frames), 17, 3) for ``frames`` (default: every frame) of a sequence (N, 17, 2)."""
-    frames = np.arange(len(pose2d)) if frames is None else np.asarray(frames)
-    out = [lift(sliding_windows(pose2d, num_frames, lookahead, frames[i:i + batch]))
-           for i in range(0, len(frames), batch)]
-    return np.concatenate(out).astype(np.float32)
+NOISE_MODES = {"none": (False,), "detector": (True,), "both": (False, True)}  # clean and/or noisy 2D
 
 
 def segment_frames(length: int, segments: tuple[int, int] | None) -> list[np.ndarray]:
@@ -94,37 +80,92 @@ def resolve_lookahead(value: int | str, num_frames: int) -> int:
     return lookahead
 
 
-def evaluate_mocap(lifters: dict[int, Lifter], clips: Sequence, num_frames: int, seed: int = 0,
+def evaluate_mocap(engines: Sequence, clips: Sequence, seed: int = 0,
                    noise_modes: Iterable[bool] = (False, True),
                    segments: tuple[int, int] | None = None) -> list[dict]:
-    """One row per (clip, noise mode, lookahead) with every metric in mm; ``lifters`` maps each
-    lookahead to its engine; ``segments`` limits the frames (:func:`segment_frames`)."""
+    """One row per (clip, noise mode, engine) with every metric in mm; each engine runs at its own
+    lookahead; ``segments`` limits the frames (:func:`segment_frames`)."""
     rows = []
-    jobs = [(clip, noisy, lookahead) for clip in clips for noisy in noise_modes for lookahead in lifters]
-    for clip, noisy, lookahead in tqdm(jobs, desc="mocap clips", leave=False):
+    jobs = [(clip, noisy, engine) for clip in clips for noisy in noise_modes for engine in engines]
+    for clip, noisy, engine in tqdm(jobs, desc="mocap clips", leave=False):
         pose2d, truth = mocap_sequence(clip, seed, noisy)
-        parts = [(lift_sequence(lifters[lookahead], pose2d, num_frames, lookahead, frames), truth[frames])
+        parts = [(lift_sequence(engine, pose2d, frames=frames), truth[frames])
                  for frames in segment_frames(len(pose2d), segments)]
-        rows.append({"sequence": clip.name, "noise": "detector" if noisy else "none", "lookahead": lookahead,
+        rows.append({"sequence": clip.name, "noise": "detector" if noisy else "none", "lookahead": engine.lookahead,
                      "frames": sum(len(p) for p, _ in parts), **weighted_errors(parts)})
     return rows
 
 
-def evaluate_h36m(lifters: dict[int, Lifter], sequences: Iterable, num_frames: int) -> list[dict]:
+def evaluate_h36m(engines: Sequence, sequences: Iterable) -> list[dict]:
     """One row per (action, lookahead): the metrics averaged over the action's subjects and
     cameras, weighted by frames, as in VideoPose3D's protocol-1/2 tables."""
     sums: dict[tuple[str, int], dict] = defaultdict(lambda: defaultdict(float))
     for seq in tqdm(list(sequences), desc="Human3.6M", leave=False):
         action = seq.action.split(" ")[0]  # "Walking 1" and "Walking" are one action
-        for lookahead, lift in lifters.items():
-            pred = lift_sequence(lift, seq.pose2d, num_frames, lookahead)
-            acc = sums[(action, lookahead)]
+        for engine in engines:
+            pred = lift_sequence(engine, seq.pose2d)
+            acc = sums[(action, engine.lookahead)]
             for name, value in sequence_errors(pred, seq.target3d).items():
                 acc[name] += value * len(pred)
             acc["frames"] += len(pred)
     return [{"sequence": action, "noise": "detector 2D", "lookahead": lookahead, "frames": int(acc["frames"]),
              **{m: acc[m] / acc["frames"] for m in METRICS}}
             for (action, lookahead), acc in sorted(sums.items())]
+
+
+def evaluate_checkpoint(weights=None, backend: str = "torch", lookaheads: Sequence[int | str] = (0, 5, "centre"),
+                        flip: bool = False, threads: int | None = None, data: str | Path = "data/mocap",
+                        clips: Sequence[str] | None = None, noise: str = "both", seed: int = 0,
+                        segments: tuple[int, int] | None = None, figure: str | Path | None = None,
+                        h36m_3d: str | Path | None = None, h36m_2d: str | Path | None = None) -> list[dict]:
+    """Rows of :func:`evaluate_mocap` on the checkpoint's held-out clips (or the ``clips`` glob
+    patterns) and, given both VideoPose3D files, of :func:`evaluate_h36m`; ``figure`` draws the
+    first clip's predicted and true skeletons (noisy 2D, the first lookahead)."""
+    from engines.checkpoint import DEFAULT_WEIGHTS, read_checkpoint
+    from engines.runtime import load_engine
+
+    weights = weights if weights is not None else DEFAULT_WEIGHTS
+    config, _, info = read_checkpoint(weights)
+    resolved = sorted({resolve_lookahead(v, config.num_frames) for v in lookaheads})
+    engines = [load_engine(weights, backend, la, threads=threads, flip=flip) for la in resolved]
+    if (h36m_3d is None) != (h36m_2d is None):
+        raise ValueError("Human3.6M needs both --h36m-3d and --h36m-2d")
+    if noise not in NOISE_MODES:
+        raise ValueError(f"noise must be one of {', '.join(NOISE_MODES)}, got {noise!r}")
+    rows = []
+    if clips is not None or info.get("holdout") or h36m_3d is None:
+        from engines.data.mocap import load_cache, split_holdout
+
+        patterns = clips if clips is not None else info.get("holdout", [])
+        if not patterns:
+            raise ValueError("the checkpoint names no held-out clips; pass --clips")
+        _, held_out = split_holdout(load_cache(data), patterns)
+        rows += evaluate_mocap(engines, held_out, seed, NOISE_MODES[noise], segments)
+        if figure:
+            pose2d, truth = mocap_sequence(held_out[0], seed, noisy=True)
+            shown = np.concatenate(segment_frames(len(pose2d), (4, 1)))
+            pred = lift_sequence(engines[0], pose2d, frames=shown)
+            plot_skeletons(pred, truth[shown], [f"frame {f}" for f in shown], figure,
+                           f"{held_out[0].name} (held out), noisy 2D, lookahead {resolved[0]}")
+    if h36m_3d is not None:
+        from engines.data import h36m
+
+        rows += evaluate_h36m(engines, h36m.sequences(h36m.load_poses_3d(h36m_3d), h36m.load_keypoints_2d(h36m_2d)))
+    return rows
+
+
+def write_tables(rows: list[dict], out: str | Path, title: str) -> str:
+    """The rows and their summary as a Markdown table, written to ``out`` (with a .csv of the
+    rows beside it); returns the table."""
+    table = markdown_table(rows + summarize(rows))
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(f"{title}\n\n{table}\n")
+    with open(out.with_suffix(".csv"), "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return table
 
 
 def summarize(rows: list[dict]) -> list[dict]:

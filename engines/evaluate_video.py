@@ -28,6 +28,7 @@ from engines.fusion import LIFTER_WEIGHT, fuse_world, world_to_h36m
 from engines.left_right import LeftRightRepair
 from engines.reference import Reference, plausible_frames
 from engines.skeleton import JOINT_INDEX, MP, mediapipe_swap, normalize_screen, mediapipe_to_h36m
+from engines.windows import lift_sequence
 
 LIMBS = tuple(JOINT_INDEX[f"{s}_{j}"] for s in ("left", "right")
               for j in ("knee", "ankle", "shoulder", "elbow", "wrist"))
@@ -128,12 +129,27 @@ def evaluate_reference(lift: Lift, ref: Reference, lifter_weight: np.ndarray = L
 def engine_lift(weights=None, backend: str = "auto", lookahead: int = 0, flip: bool = False,
                 threads: int | None = None) -> Lift:
     """The :data:`Lift` of a checkpoint through ``engines.runtime``, as ``tools/lift.py`` runs it."""
-    from engines.lift import checkpoint_fps, lift_sequence
+    from engines.lift import checkpoint_fps
     from engines.runtime import load_engine
 
     engine = load_engine(weights, backend=backend, lookahead=lookahead, threads=threads, flip=flip)
     model_fps = checkpoint_fps(weights)
     return lambda pose2d, fps: lift_sequence(engine, pose2d, fps, model_fps)
+
+
+def evaluate_checkpoint(reference: str | Path, weights=None, backend: str = "torch", lookahead: int | str = 0,
+                        flip: bool = False, threads: int | None = None) -> tuple[list[dict], str]:
+    """(rows of :func:`evaluate_reference`, a title naming what ran) for a checkpoint on a
+    reference file."""
+    from engines.checkpoint import DEFAULT_WEIGHTS, read_checkpoint
+    from engines.evaluate import resolve_lookahead
+
+    config, _, _ = read_checkpoint(weights if weights is not None else DEFAULT_WEIGHTS)
+    lookahead = resolve_lookahead(lookahead, config.num_frames)
+    rows = evaluate_reference(engine_lift(weights, backend, lookahead, flip, threads), Reference.load(reference))
+    title = (f"{reference}: weights {weights or 'shipped'}, backend {backend}, lookahead {lookahead}"
+             f"{', flip' if flip else ''}")
+    return rows, title
 
 
 def write_report(rows: list[dict], out: str | Path, title: str) -> None:

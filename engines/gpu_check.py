@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 from engines.checkpoint import DEFAULT_WEIGHTS, load_model, save_checkpoint
-from engines.hot import HoT
-from engines.lift import target_windows
-from engines.presets import get_preset
+from engines.models.hot import HoT
+from engines.windows import target_windows
+from engines.models import get_preset
 from engines.runtime import load_engine
 
 SAMPLE = Path(__file__).resolve().parents[1] / "assets" / "sample_pose2d.npz"

@@ -1,14 +1,9 @@
 """Offline lifting of a whole 2D pose sequence to 3D, one output frame per input frame.
 
-Every frame ``i`` is lifted by the window whose target frame is ``i``: the window holds the
-``T - 1 - lookahead`` frames before it and the ``lookahead`` frames after it, and at the ends
-of the sequence the missing frames repeat the first or last pose (edge padding, as in the
-authors' demo and VideoPose3D). Seq2seq checkpoints work the same way: the engine keeps only the
-target frame of their output.
-
-The model sees frames at the rate it was trained at (the checkpoint's ``fps`` info, 50 by
-default): an input at another rate is resampled to it by linear interpolation, and the 3D output
-is resampled back to the input's frames. The input's rate is never guessed: a stream recording
+Every frame is lifted by the window whose target it is, at the rate the model was trained at
+(the checkpoint's ``fps`` info, 50 by default); windowing and resampling are
+:mod:`engines.windows`. Seq2seq checkpoints work the same way: the engine keeps only the target
+frame of their output. The input's rate is never guessed: a stream recording
 (docs/recording.md) says it, and so do its image size and who each pose is; a plain array needs
 them given. A recording is lifted one person at a time, so no window mixes two people.
 """
@@ -18,14 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from engines.checkpoint import DEFAULT_WEIGHTS, read_checkpoint
 from engines.skeleton import NUM_JOINTS, NUM_MEDIAPIPE_LANDMARKS, mediapipe_to_h36m, normalize_screen
 from engines.stream_rows import rows_of_stream
-
-DEFAULT_FPS = 50.0
-
+from engines.windows import DEFAULT_FPS, lift_sequence
 
 RECORDING_FORMAT = "hotstream-recording"  # docs/recording.md; its stacked arrays need no stream code
 NORMALISED_LIMIT = 4.0  # normalised coordinates lie within about +-1 (+-h/w in y): beyond this, pixels
@@ -111,51 +103,6 @@ def to_h36m(points: np.ndarray, width: float | None = None, height: float | None
     return normalize_screen(points, width, height) if width is not None else points
 
 
-def resample(sequence: np.ndarray, src_fps: float, dst_fps: float, num_frames: int | None = None) -> np.ndarray:
-    """Linear interpolation of (N, ...) frames from ``src_fps`` to ``dst_fps``.
-
-    The output spans the same duration (``num_frames`` frames if given, else as many as fit);
-    frames past the last input frame hold it.
-    """
-    if src_fps <= 0 or dst_fps <= 0:
-        raise ValueError(f"frame rates must be positive, got {src_fps} and {dst_fps}")
-    n = len(sequence)
-    if num_frames is None:
-        num_frames = int(np.floor((n - 1) * dst_fps / src_fps + 1e-9)) + 1
-    t_src = np.arange(n) / src_fps
-    t_dst = np.arange(num_frames) / dst_fps
-    flat = sequence.reshape(n, -1)
-    out = np.stack([np.interp(t_dst, t_src, flat[:, i]) for i in range(flat.shape[1])], axis=1)
-    return out.reshape((num_frames,) + sequence.shape[1:]).astype(sequence.dtype)
-
-
-def target_windows(sequence: np.ndarray, window: int, lookahead: int) -> np.ndarray:
-    """(N, J, 2) -> (N, window, J, 2): window ``i`` has frame ``i`` at index ``window - 1 - lookahead``.
-
-    A read-only strided view into the edge-padded sequence (no copy per window).
-    """
-    padded = np.pad(sequence, ((window - 1 - lookahead, lookahead), (0, 0), (0, 0)), mode="edge")
-    return np.lib.stride_tricks.sliding_window_view(padded, window, axis=0).transpose(0, 3, 1, 2)
-
-
-def lift_sequence(engine, pose2d: np.ndarray, fps: float | None = None, model_fps: float = DEFAULT_FPS,
-                  batch_size: int = 256, progress: bool = False) -> np.ndarray:
-    """(N, 17, 2) normalised 2D -> (N, 17, 3) metres, root-relative, through ``engine`` (see
-    ``engines.runtime``). ``fps`` is the input's frame rate; None means it already is ``model_fps``."""
-    if batch_size < 1:
-        raise ValueError(f"batch size must be >= 1, got {batch_size}")
-    n = len(pose2d)
-    frames = resample(pose2d, fps, model_fps) if fps is not None else pose2d
-    windows = target_windows(frames, engine.window, engine.lookahead)
-    out = np.empty((len(frames), NUM_JOINTS, 3), dtype=np.float32)
-    starts = range(0, len(frames), batch_size)
-    for start in tqdm(starts, desc="lifting", unit="batch", disable=not progress):
-        out[start:start + batch_size] = engine.run(windows[start:start + batch_size])
-    if fps is not None:
-        out = resample(out, model_fps, fps, num_frames=n)
-    return out - out[:, :1]  # exactly root-relative: the pelvis at the origin
-
-
 def checkpoint_fps(weights: str | Path | None) -> float:
     """The frame rate a checkpoint was trained at (its ``fps`` info), else 50."""
     _, _, info = read_checkpoint(weights if weights is not None else DEFAULT_WEIGHTS)
@@ -200,7 +147,7 @@ def lift_file(input_path: str | Path, output_path: str | Path, weights: str | Pa
     person = given.person if given.person is not None else np.zeros(len(pose2d), np.int64)
     starts = np.flatnonzero(np.r_[True, person[1:] != person[:-1]])
     rate = None if fps == model_fps else fps
-    lifted = np.concatenate([lift_sequence(engine, pose2d[a:b], rate, model_fps, batch_size, progress)
+    lifted = np.concatenate([lift_sequence(engine, pose2d[a:b], rate, model_fps, batch_size=batch_size, progress=progress)
                              for a, b in zip(starts, np.r_[starts[1:], len(pose2d)])])
     pose3d = fuse_world(lifted, world_to_h36m(world)) if world is not None else lifted
     described = engine.describe()

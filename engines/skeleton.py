@@ -52,12 +52,6 @@ def normalize_screen(xy: np.ndarray, width: float, height: float) -> np.ndarray:
     return np.stack([xy[..., 0] / width * 2 - 1, xy[..., 1] / width * 2 - height / width], axis=-1)
 
 
-def denormalize_screen(uv: np.ndarray, width: float, height: float) -> np.ndarray:
-    """Inverse of :func:`normalize_screen`."""
-    uv = np.asarray(uv, dtype=np.float32)
-    return np.stack([(uv[..., 0] + 1) * width / 2, (uv[..., 1] + height / width) * width / 2], axis=-1)
-
-
 def bone_lengths(pose3d: np.ndarray) -> np.ndarray:
     """Lengths of the 16 bones, shape (..., 16)."""
     parents = [p for p, _ in BONES]

@@ -1,4 +1,4 @@
-"""Train a HoT lifter on synthetic 2D/3D pairs made from mocap clips.
+"""Train a lifter (any architecture of :mod:`engines.models`) on synthetic 2D/3D pairs made from mocap clips.
 
 One process trains on CPU or one GPU; under ``torchrun`` (``RANK``/``WORLD_SIZE`` set) each process
 trains on its share of the batches (``DistributedSampler``) and gradients are averaged with DDP
@@ -14,7 +14,6 @@ when training ends, ``model.safetensors``. ``resume=True`` continues from the fi
 from __future__ import annotations
 
 import csv
-import fnmatch
 import json
 import math
 import os
@@ -35,12 +34,12 @@ from tqdm import tqdm
 
 from engines.checkpoint import load_model, save_checkpoint
 from engines.data import synth
-from engines.data.mocap import load_cache, load_user_clip
+from engines.data.mocap import load_cache, load_user_clip, split_holdout
 from engines.evaluate_video import engine_lift, evaluate_reference
-from engines.hot import HoT
 from engines.losses import seq2frame_loss
 from engines.metrics import mpjpe, p_mpjpe
-from engines.presets import get_preset, unpruned
+from engines.models import create_model, get_preset
+from engines.models.hot import HoTConfig, unpruned
 from engines.reference import Reference
 
 # Whole clips the shipped model never trains on: the Boxing_Toes BVH, the only clip of its source
@@ -54,8 +53,8 @@ class TrainConfig:
 
     out: str = "runs/live-cpu"
     preset: str = "live-cpu"
-    overrides: dict = field(default_factory=dict)  # HoTConfig fields, e.g. {"num_frames": 1, "prune": None}
-    no_prune: bool = False  # the same backbone without pruning (engines.presets.unpruned)
+    overrides: dict = field(default_factory=dict)  # the preset's config fields, e.g. {"num_frames": 1, "prune": None}
+    no_prune: bool = False  # the same backbone without pruning (engines.models.hot.unpruned)
     steps: int = 1600
     minutes: float | None = None  # stop (and finish the LR schedule) after this much training time
     steps_per_epoch: int = 50
@@ -77,30 +76,22 @@ class TrainConfig:
 
 
 def model_config(cfg: TrainConfig):
-    """The HoTConfig a training config describes."""
-    overrides = dict(cfg.overrides)
-    if not overrides.get("seq2seq", False):
-        overrides.setdefault("drop_path", 0.0)
+    """The model config a training config describes (a HoT trains seq2frame, without drop-path
+    unless asked)."""
     try:
-        config = get_preset(cfg.preset, **overrides)
-    except TypeError as e:  # an override that is no HoTConfig field
-        raise ValueError(f"bad model override in {sorted(overrides)}: {e}") from None
-    if config.seq2seq:
+        config = get_preset(cfg.preset, **cfg.overrides)
+        if isinstance(config, HoTConfig) and not config.seq2seq and "drop_path" not in cfg.overrides:
+            config = get_preset(cfg.preset, **cfg.overrides, drop_path=0.0)
+    except TypeError as e:  # an override that is no field of the preset's config
+        raise ValueError(f"bad model override in {sorted(cfg.overrides)}: {e}") from None
+    if getattr(config, "seq2seq", False):
         raise ValueError(f"preset {cfg.preset!r} is seq2seq; this trainer trains seq2frame models")
+    if cfg.no_prune and not isinstance(config, HoTConfig):
+        raise ValueError(f"--no-prune: preset {cfg.preset!r} is no HoT model; it has nothing to prune")
     return unpruned(config) if cfg.no_prune else config
 
 
 # --- data ---------------------------------------------------------------------------------------
-
-def split_holdout(clips: Sequence, patterns: Sequence[str]) -> tuple[list, list]:
-    """(training clips, held-out clips): a clip is held out when its name matches a glob pattern."""
-    held = [c for c in clips if any(fnmatch.fnmatch(c.name, p) for p in patterns)]
-    unmatched = [p for p in patterns if not any(fnmatch.fnmatch(c.name, p) for c in clips)]
-    if unmatched:
-        raise ValueError(f"holdout pattern(s) {unmatched} match no clip")
-    held_ids = {id(c) for c in held}
-    return [c for c in clips if id(c) not in held_ids], held
-
 
 def load_mix(path: str | Path | None) -> dict:
     """A data-mix YAML: ``sources: {name: weight}`` (sampling weight per source, default 1) and
@@ -133,6 +124,20 @@ def load_clips(data_dir: str | Path, user_sources: Sequence[str | Path] = (),
     return clips, np.asarray(weights)
 
 
+def train_on_mocap(cfg: TrainConfig, data: str | Path = "data/mocap", holdout: Sequence[str] = DEFAULT_HOLDOUT,
+                   user_sources: Sequence[str | Path] = (), mix: str | Path | None = None) -> Path:
+    """:func:`train` on the mocap cache (plus user clips and a data-mix file), with the clips
+    matching the ``holdout`` glob patterns held out for validation."""
+    clips, weights = load_clips(data, user_sources, load_mix(mix))
+    train_clips, val_clips = split_holdout(clips, holdout)
+    train_ids = {id(c) for c in train_clips}
+    keep = [id(c) in train_ids for c in clips]
+    data_info = {"cache": str(data), "user_sources": [str(u) for u in user_sources], "mix": mix and str(mix),
+                 "train_sources": sorted({c.source for c in train_clips}),
+                 "train_clips": len(train_clips), "holdout_patterns": list(holdout)}
+    return train(cfg, train_clips, val_clips, weights[keep], data_info)
+
+
 # --- distributed --------------------------------------------------------------------------------
 
 def setup_distributed() -> tuple[int, int, torch.device, bool]:
@@ -151,17 +156,16 @@ def setup_distributed() -> tuple[int, int, torch.device, bool]:
     return dist.get_rank(), dist.get_world_size(), device, started
 
 
-class KeptTokens3D(nn.Module):
-    """3D of every kept token and the kept frames: the seq2frame training output, as one
-    ``forward`` so DDP can hook it."""
+class TrainingOutput(nn.Module):
+    """The model's ``forward_train`` (3D of the supervised frames, and which frames) as one
+    ``forward``, so DDP can hook it."""
 
-    def __init__(self, model: HoT):
+    def __init__(self, model: nn.Module):
         super().__init__()
         self.model = model
 
     def forward(self, pose2d: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        tokens, kept_index = self.model.forward_features(pose2d, target)
-        return self.model.forward_head(tokens), kept_index
+        return self.model.forward_train(pose2d, target)
 
 
 # --- the loop -----------------------------------------------------------------------------------
@@ -174,13 +178,13 @@ def lr_factor(progress: float, step: int, warmup: int) -> float:
 
 
 @torch.no_grad()
-def validate(model: HoT, batch: dict[str, torch.Tensor], device: torch.device, chunk: int = 64) -> dict:
+def validate(model: nn.Module, batch: dict[str, torch.Tensor], device: torch.device, chunk: int = 64) -> dict:
     """Target-frame MPJPE and P-MPJPE (mm) on fixed validation windows."""
     model.eval()
     preds = []
     for i in range(0, len(batch["pose2d"]), chunk):
-        preds.append(model(batch["pose2d"][i:i + chunk].to(device),
-                           batch["target_index"][i:i + chunk].to(device)).cpu())
+        preds.append(model.forward_target(batch["pose2d"][i:i + chunk].to(device),
+                                          batch["target_index"][i:i + chunk].to(device)).cpu())
     model.train()
     pred = torch.cat(preds).numpy()
     idx = batch["target_index"].numpy()
@@ -267,7 +271,7 @@ def real_video_errors(weights: Path, reference: Reference, threads: int) -> dict
     return {"real_p_mpjpe_mm": mean["lifter"], "real_p_mpjpe_fused_mm": mean["fused"]}
 
 
-def _save(out: Path, model: HoT, optimizer: torch.optim.Optimizer, state: dict, info: dict,
+def _save(out: Path, model: nn.Module, optimizer: torch.optim.Optimizer, state: dict, info: dict,
           snapshot: bool = False) -> None:
     save_checkpoint(out / "last.safetensors", model, info | {"steps": state["step"]})
     if snapshot:
@@ -286,7 +290,7 @@ def train(cfg: TrainConfig, train_clips: Sequence, val_clips: Sequence = (),
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     config = model_config(cfg)
-    model = HoT(config).to(device)
+    model = create_model(config).to(device)
     if cfg.init:
         init_model, _ = load_model(cfg.init)
         if init_model.config != config:
@@ -303,7 +307,7 @@ def train(cfg: TrainConfig, train_clips: Sequence, val_clips: Sequence = (),
         model.load_state_dict(resumed.state_dict(), strict=True)
         optimizer.load_state_dict(torch.load(out / "optimizer.pt", map_location=device, weights_only=True))
         state = json.loads((out / "state.json").read_text())
-    lifter = KeptTokens3D(model)
+    lifter = TrainingOutput(model)
     if distributed:
         lifter = DistributedDataParallel(lifter, device_ids=[device.index] if device.type == "cuda" else None)
 

@@ -12,6 +12,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from engines.overrides import parse_override, set_path
 from engines.skeleton import JOINT_NAMES
 from stream.publisher import endpoint_problem, is_local_endpoint
 
@@ -131,28 +132,6 @@ class Settings(_Section):
     pipeline: PipelineSettings = PipelineSettings()
 
 
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """``"lifter.lookahead=5"`` -> (["lifter", "lookahead"], 5); the value is a YAML scalar."""
-    key, sep, raw = text.partition("=")
-    if not sep or not key.strip():
-        raise ValueError(f"override {text!r} is not of the form section.key=value")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError as err:
-        raise ValueError(f"override {text!r}: value is not valid YAML ({err.problem})") from None
-    return key.strip().split("."), value
-
-
-def _set_path(tree: dict, path: list[str], value: Any) -> None:
-    node = tree
-    for part in path[:-1]:
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            raise ValueError(f"setting {'.'.join(path)!r}: {part!r} is not a section")
-        node = child
-    node[path[-1]] = value
-
-
 def _describe(err: ValidationError) -> str:
     first = err.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "config"
@@ -183,9 +162,9 @@ def load_settings(path: str | Path | None = None, overrides: list[str] | tuple[s
         if not isinstance(tree, dict):
             raise ValueError(f"config file {path} must hold a mapping of sections")
     for key, value in (values or {}).items():
-        _set_path(tree, key.split("."), value)
+        set_path(tree, key.split("."), value)
     for text in overrides:
-        _set_path(tree, *parse_override(text))
+        set_path(tree, *parse_override(text))
     try:
         return Settings.model_validate(tree)
     except ValidationError as err:

@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engines.bench import StreamFeed, benchmark, count_flops, machine_info, to_markdown, unpruned_twin
-from engines.hot import HoT, HoTConfig
+from engines.bench import StreamFeed, benchmark, machine_info, to_markdown, unpruned_twin
+from engines.flops import count_flops
+from engines.models.hot import HoT, HoTConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = HoTConfig(num_frames=27, dim=32, depth=3, num_heads=4, prune="tpc", keep_tokens=5, prune_layer=1,

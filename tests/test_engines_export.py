@@ -18,11 +18,12 @@ import pytest
 import torch
 
 from engines.checkpoint import DEFAULT_WEIGHTS, load_model
-from engines.export import (HOT_LEVEL_NODE, export_onnx, read_metadata, sliding_windows, tensorrt_problems,
+from engines.runtime.export import (HOT_LEVEL_NODE, export_onnx, read_metadata, tensorrt_problems,
                             tensorrt_supported_ops, verify_export)
-from engines.hot import HoT, HoTConfig
-from engines.presets import get_preset
+from engines.models.hot import HoT, HoTConfig
+from engines.models import get_preset
 from engines.skeleton import JOINT_NAMES
+from engines.windows import target_windows
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = Path(__file__).resolve().parents[1] / "assets" / "sample_pose2d.npz"
@@ -47,7 +48,8 @@ def exported(model, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def real_windows(model) -> np.ndarray:
-    return sliding_windows(np.load(SAMPLE)["pose2d"], model.config.num_frames)
+    t = model.config.num_frames
+    return np.ascontiguousarray(target_windows(np.load(SAMPLE)["pose2d"], t)[t - 1:])
 
 
 def test_graph_passes_checker_and_has_expected_io(exported, model):

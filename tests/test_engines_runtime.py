@@ -10,12 +10,13 @@ import pytest
 import torch
 
 from engines.checkpoint import DEFAULT_WEIGHTS, CheckpointError, save_checkpoint
-from engines.export import export_onnx, sliding_windows
-from engines.hot import HoT
-from engines.presets import get_preset
+from engines.runtime.export import export_onnx
+from engines.models.hot import HoT
+from engines.models import get_preset
 from engines.runtime import BACKENDS, load_engine, unavailable_reason
 from engines.skeleton import mirror
 from engines.runtime.cache import onnx_cache_path, plan_cache_path, plan_key, stale_reasons, write_plan_key
+from engines.windows import target_windows
 
 SAMPLE = Path(__file__).resolve().parents[1] / "assets" / "sample_pose2d.npz"
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -41,7 +42,8 @@ def weights(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def windows() -> np.ndarray:
-    return sliding_windows(np.load(SAMPLE)["pose2d"], get_preset("live-cpu").num_frames, stride=10)
+    t = get_preset("live-cpu").num_frames
+    return np.ascontiguousarray(target_windows(np.load(SAMPLE)["pose2d"], t)[t - 1::10])
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +93,7 @@ def test_frame_cache_gives_whole_window_results_and_encodes_each_frame_once(weig
     """A live stream: consecutive windows one call at a time, then as one batch; with and without
     the frame cache the outputs agree, and the cache encodes each distinct frame once."""
     t = get_preset("live-cpu").num_frames
-    stream = sliding_windows(np.load(SAMPLE)["pose2d"][:t + 11], t)
+    stream = np.ascontiguousarray(target_windows(np.load(SAMPLE)["pose2d"][:t + 11], t)[t - 1:])
     options = dict(backend=backend, threads=1, **({"cache_dir": cache_dir} if backend != "torch" else {}))
     whole = load_engine(weights, frame_cache=False, **options)
     cached = load_engine(weights, **options)

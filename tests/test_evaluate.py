@@ -1,22 +1,22 @@
 """Sliding-window evaluation: padding like the live ring buffer, fixed cameras, real engines."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
 
 from engines import evaluate
 from engines.checkpoint import save_checkpoint
-from engines.hot import HoT
-from engines.presets import get_preset
+from engines.models.hot import HoT
+from engines.models import get_preset
 from engines.runtime import load_engine
+from engines.windows import lift_sequence
 from test_data_synth import walking_clip
 
 
-def test_windows_end_at_target_plus_lookahead_with_edge_padding():
-    pose2d = np.arange(6, dtype=np.float32)[:, None, None] * np.ones((6, 17, 2), np.float32)
-    windows = evaluate.sliding_windows(pose2d, 4, 1, np.array([0, 3, 5]))
-    assert windows[:, :, 0, 0].tolist() == [[0, 0, 0, 1], [1, 2, 3, 4], [3, 4, 5, 5]]
+def test_lookahead_is_a_number_or_the_centre():
     assert evaluate.resolve_lookahead("centre", 81) == 40 and evaluate.resolve_lookahead("5", 81) == 5
     with pytest.raises(ValueError, match="lookahead"):
         evaluate.resolve_lookahead("81", 81)
@@ -37,8 +37,8 @@ def test_a_perfect_lifter_scores_zero_and_cameras_are_fixed_per_clip():
     np.testing.assert_array_equal(truth, noisy_truth)  # same camera, only the 2D differs
     assert 0 < np.abs(noisy - pose2d).mean() < 0.1
     lookup = {pose2d[i].tobytes(): truth[i] for i in range(len(pose2d))}
-    oracle = lambda windows: np.stack([lookup[w[-1].tobytes()] for w in windows])  # noqa: E731
-    pred = evaluate.lift_sequence(oracle, pose2d, 9, 0, batch=7)
+    oracle = SimpleNamespace(window=9, lookahead=0, run=lambda windows: np.stack([lookup[w[-1].tobytes()] for w in windows]))
+    pred = lift_sequence(oracle, pose2d, batch_size=7)
     errors = evaluate.sequence_errors(pred, truth)
     assert all(v == pytest.approx(0.0, abs=1e-6) for v in errors.values())
     assert evaluate.sequence_errors(pred + [0.01, 0, 0], truth)["mpjpe"] == pytest.approx(10.0, rel=1e-4)
@@ -49,9 +49,9 @@ def test_evaluate_mocap_with_a_real_engine(tmp_path):
     config = get_preset("live-cpu", num_frames=9, dim=32, depth=2, num_heads=4, keep_tokens=3)
     path = tmp_path / "tiny.safetensors"
     save_checkpoint(path, HoT(config), {"holdout": ["synthetic__eval"]})
-    lifters = {la: load_engine(path, "torch", la).run for la in (0, 4)}
+    engines = [load_engine(path, "torch", la) for la in (0, 4)]
     clips = [walking_clip(seconds=0.6, name="eval")]
-    rows = evaluate.evaluate_mocap(lifters, clips, 9, seed=0)
+    rows = evaluate.evaluate_mocap(engines, clips, seed=0)
     assert [(r["noise"], r["lookahead"]) for r in rows] == [("none", 0), ("none", 4), ("detector", 0), ("detector", 4)]
     assert all(r["frames"] == 30 and r["mpjpe"] > 0 and r["p_mpjpe"] <= r["mpjpe"] for r in rows)
     summary = evaluate.summarize(rows + rows)

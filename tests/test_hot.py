@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from engines.checkpoint import (CheckpointError, file_sha256, import_official, load_model, load_official, load_strict,
-                                official_config, save_checkpoint)
+                                save_checkpoint)
 from engines.flops import count_flops, count_params, flop_breakdown
-from engines.hot import HoT, HoTConfig, pairwise_distance
+from engines.models.hot import HoT, HoTConfig, official_config, pairwise_distance
 
 T, C = 27, 32
 MIXSTE = HoTConfig(num_frames=T, dim=C, depth=4, prune=None, seq2seq=True, drop_path=0.0)
@@ -318,9 +318,9 @@ def test_official_config_reads_sizes_from_shapes():
     state = official_state(build(replace(HOT, keep_tokens=7)))
     config = official_config(state, "hot_mixste", prune_layer=2)
     assert (config.dim, config.num_frames, config.keep_tokens, config.depth) == (C, T, 7, 4)
-    with pytest.raises(CheckpointError, match="unknown arch"):
+    with pytest.raises(ValueError, match="unknown arch"):
         official_config(state, "videopose")
-    with pytest.raises(CheckpointError, match="not an official MixSTE"):
+    with pytest.raises(ValueError, match="not an official MixSTE"):
         official_config({"x": torch.zeros(1)}, "mixste")
 
 
@@ -360,7 +360,8 @@ def test_flops_match_the_closed_form_including_attention():
     model = build(MIXSTE).train()
     tokens, j = T * 17, 17
     blocks = MIXSTE.depth * (2 * tokens * 16 * C * C + T * 4 * j * j * C + j * 4 * T * T * C)
-    assert count_flops(model) == tokens * 4 * C + blocks + tokens * 6 * C
+    assert count_flops(model, every_frame=True) == tokens * 4 * C + blocks + tokens * 6 * C
+    assert count_flops(model) == tokens * 4 * C + blocks + j * 6 * C  # what runtimes run: the target frame's head
     assert any("scaled_dot_product" in op for op in flop_breakdown(model)), "SDPA must be counted"
     assert model.training and all(p.requires_grad for p in model.parameters())  # left as found
     assert count_params(model) == sum(p.numel() for p in model.state_dict().values())
@@ -374,7 +375,7 @@ def test_pruning_cuts_flops():
 # --- ONNX -----------------------------------------------------------------------------------------
 
 def test_onnx_export_matches_pytorch_in_onnx_runtime(tmp_path):
-    from engines.export import export_onnx
+    from engines.runtime.export import export_onnx
 
     model = build(TPC, seed=4)
     path = tmp_path / "tpc.onnx"

@@ -1,5 +1,5 @@
-"""Offline lifting (engines/lift.py, tools/lift.py): window padding and target indexing, MediaPipe
-input, frame-rate resampling, backends, and clear errors for bad input."""
+"""Offline lifting (engines/lift.py, tools/lift.py): each frame the model on its own window, MediaPipe
+input, the model's frame rate, backends, and clear errors for bad input."""
 from __future__ import annotations
 
 import subprocess
@@ -11,10 +11,11 @@ import pytest
 import torch
 
 from engines.checkpoint import save_checkpoint
-from engines.hot import HoT, HoTConfig
-from engines.lift import lift_file, lift_sequence, read_pose2d, resample, target_windows, to_h36m
+from engines.models.hot import HoT, HoTConfig
+from engines.lift import lift_file, read_pose2d, to_h36m
 from engines.runtime import load_engine
 from engines.skeleton import mediapipe_to_h36m, normalize_screen
+from engines.windows import lift_sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 T = 9
@@ -38,14 +39,6 @@ def make_checkpoint(path: Path, config: HoTConfig, fps: float | None = None) -> 
 
 def sequence(n: int = 20, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).normal(size=(n, 17, 2)).astype(np.float32)
-
-
-def test_windows_put_frame_i_at_the_target_index_with_edge_padding():
-    seq = np.arange(6, dtype=np.float32)[:, None, None] * np.ones((1, 17, 2), np.float32)
-    windows = target_windows(seq, window=5, lookahead=1)  # target index 3: 3 frames back, 1 ahead
-    assert windows.shape == (6, 5, 17, 2)
-    assert windows[:, :, 0, 0].tolist() == [[0, 0, 0, 0, 1], [0, 0, 0, 1, 2], [0, 0, 1, 2, 3],
-                                            [0, 1, 2, 3, 4], [1, 2, 3, 4, 5], [2, 3, 4, 5, 5]]
 
 
 @pytest.mark.parametrize("config", [TPC, HOT], ids=["seq2frame", "seq2seq"])
@@ -82,14 +75,6 @@ def test_mediapipe_pixels_with_visibility_match_the_mapped_h36m_input(tmp_path):
         np.testing.assert_allclose(a["pose3d"], b["pose3d"], atol=1e-5)
 
 
-def test_resample_is_linear_interpolation_over_the_same_duration():
-    ramp = np.arange(31, dtype=np.float32)[:, None] * [1.0, -2.0]  # 1 s at 30 fps
-    up = resample(ramp, 30, 50)
-    assert up.shape == (51, 2)
-    np.testing.assert_allclose(up[:, 0], np.arange(51) * 30 / 50, atol=1e-5)
-    np.testing.assert_allclose(resample(up, 50, 30, num_frames=31), ramp, atol=1e-4)
-
-
 @pytest.mark.parametrize("fps", [25.0, 30.0, 50.0, 60.0])
 def test_fps_resampling_keeps_the_input_frame_count(tmp_path, fps):
     make_checkpoint(tmp_path / "m.safetensors", TPC, fps=50)
@@ -105,7 +90,7 @@ def test_fps_is_read_from_the_checkpoint_and_resampling_reaches_the_model(tmp_pa
     make_checkpoint(tmp_path / "m.safetensors", TPC, fps=25)
     np.save(tmp_path / "in.npy", sequence(40))
     seen = []
-    monkeypatch.setattr("engines.lift.resample", lambda s, src, dst, num_frames=None: seen.append((src, dst)) or s)
+    monkeypatch.setattr("engines.windows.resample", lambda s, src, dst, num_frames=None: seen.append((src, dst)) or s)
     summary = lift_file(tmp_path / "in.npy", tmp_path / "out.npz", tmp_path / "m.safetensors", fps=30,
                         backend="torch", progress=False)
     assert summary["model_fps"] == 25 and seen == [(30, 25), (25, 30)]

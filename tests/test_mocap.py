@@ -21,7 +21,6 @@ from engines.data.mocap.c3d import VICON_53, load_c3d
 from engines.data.mocap.checks import require_ok
 from engines.data.mocap.clip import Clip
 from engines.data.mocap.render import render_frame
-from engines.data.mocap.resample import resample, resample_times
 from engines.skeleton import FLIP_PERMUTATION, JOINT_INDEX as J, JOINT_NAMES
 
 REPO_CACHE = Path(__file__).resolve().parents[1] / "data" / "mocap"
@@ -53,30 +52,6 @@ def walking_pose_clip(frames: int = 100, fps: float = 50.0) -> np.ndarray:
     p[:, J["neck_nose"]] = thorax + [0, 0.05, 0.15]
     p[:, J["head_top"]] = thorax + [0, 0, 0.3]
     return p.astype(np.float32)
-
-
-# --- resampling ---------------------------------------------------------------------------------
-
-def test_resample_reproduces_linear_motion_exactly():
-    t = np.arange(121) / 120.0  # 1 s at 120 Hz
-    track = np.stack([2 * t + 1, -t, 3 * t], -1)[:, None, :]
-    out = resample(track, 120.0, 50.0)
-    assert out.shape == (51, 1, 3)
-    expected_t = np.arange(51) / 50.0
-    np.testing.assert_allclose(out[:, 0, 0], 2 * expected_t + 1, atol=1e-12)
-    np.testing.assert_allclose(out[:, 0, 2], 3 * expected_t, atol=1e-12)
-
-
-def test_resample_irregular_times_interpolates_between_neighbours():
-    times = np.array([0.0, 0.01, 0.05, 0.1])
-    values = times ** 2
-    out = resample_times(values, times, 50.0)  # samples at 0, .02, .04, .06, .08, .1
-    assert out.shape == (6,)
-    # 0.02 lies a quarter of the way from 0.01 (1e-4) to 0.05 (25e-4).
-    assert out[1] == pytest.approx(1e-4 + 0.25 * 24e-4)
-    assert out[5] == pytest.approx(0.01)
-    with pytest.raises(ValueError, match="increasing"):
-        resample_times(values, times[::-1], 50.0)
 
 
 # --- BVH ------------------------------------------------------------------------------------------

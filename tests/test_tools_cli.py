@@ -50,7 +50,7 @@ CASES = [
     ("tools/keys.py", ["/proc/nope", "alice"], "/proc/nope"),
     ("tools/latency_plot.py", ["{bad}/text.npz"], "text.npz"),
     ("tools/lift.py", ["{bad}/text.npy", "--output", "{bad}/o.npz"], "text.npy"),
-    ("tools/make_sample.py", ["--input", "{bad}/missing.mp4"], "missing.mp4"),
+    ("tools/make_sample.py", ["{bad}/missing.mp4"], "missing.mp4"),
     ("tools/replay.py", ["{bad}/text.npz"], "text.npz"),
     ("tools/replay.py", ["{bad}/session.npz", "--bind", "tcp://127.0.0.1:99999"], "port '99999' is not a number"),
     ("tools/soak.py", ["--source", "{bad}/missing.mp4", "--minutes", "0.01"], "missing.mp4"),

@@ -11,7 +11,8 @@ import torch
 from safetensors.torch import load_file
 
 from engines.checkpoint import load_model
-from engines.train import TrainConfig, split_holdout, train
+from engines.data.mocap import split_holdout
+from engines.train import TrainConfig, train
 from test_data_synth import walking_clip
 
 TINY = {"num_frames": 9, "dim": 32, "depth": 2, "num_heads": 4, "keep_tokens": 3, "prune_layer": 1}

@@ -17,7 +17,7 @@ from stream.recorder import load_recording
 from stream.shutdown import stop_on_sigterm
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("video", help="the source video the session was recorded from")
     parser.add_argument("recording", help=".npz recording (docs/recording.md)")
@@ -27,7 +27,7 @@ def main() -> int:
     parser.add_argument("--still", help="also write the middle frame of the result as a PNG here")
     parser.add_argument("--gif-width", type=int, default=480, help="GIF width in px (default 480)")
     parser.add_argument("--gif-every", type=int, default=3, help="keep every n-th frame in the GIF (default 3)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     stop_on_sigterm()
     try:
         if args.gif_width < 16 or args.gif_every < 1:

@@ -9,14 +9,14 @@ from pathlib import Path
 
 from engines.bench import benchmark, models_to_bench, to_markdown
 from engines.checkpoint import CheckpointError
-from engines.presets import PRESETS
+from engines.models import all_presets
 from engines.runtime import BACKENDS, unavailable_reason
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--weights", type=Path, help="a trained checkpoint to bench (default: none; presets only)")
-    parser.add_argument("--preset", nargs="*", default=None, choices=list(PRESETS),
+    parser.add_argument("--preset", nargs="*", default=None, choices=list(all_presets()),
                         help="presets to bench with seeded random weights (default: live-cpu if no --weights)")
     parser.add_argument("--backend", nargs="+", choices=BACKENDS, help="default: every backend available here")
     parser.add_argument("--threads", type=int, default=2, help="torch and ONNX Runtime intra-op threads")
@@ -28,7 +28,7 @@ def main() -> int:
     parser.add_argument("--cache-dir", type=Path, help="engine cache (default: a temporary directory)")
     parser.add_argument("--out-json", type=Path)
     parser.add_argument("--out-md", type=Path)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     presets = args.preset if args.preset is not None else ([] if args.weights else ["live-cpu"])
     backends = args.backend or [b for b in BACKENDS if unavailable_reason(b) is None]

@@ -15,7 +15,7 @@ from engines.checkpoint import CheckpointError
 from engines.runtime import load_engine
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("weights", nargs="?", type=Path, help="checkpoint (default: the shipped live model)")
     parser.add_argument("--onnx", type=Path, help="use this exported graph instead of exporting the checkpoint")
@@ -23,7 +23,7 @@ def main() -> int:
     parser.add_argument("--max-batch", type=int, default=8, help="largest batch the plan accepts")
     parser.add_argument("--cache-dir", type=Path, help="default: ~/.cache/hotstream")
     parser.add_argument("--no-rebuild", action="store_true", help="fail instead of rebuilding a missing/stale plan")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.max_batch < 1:
         print(f"error: --max-batch must be >= 1, got {args.max_batch}", file=sys.stderr)

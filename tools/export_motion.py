@@ -18,7 +18,7 @@ import numpy as np
 from engines.motion_export import ROOT_JUMP_M, UNITS, load_motion, write_bvh, write_csv, write_trc
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("input", help=".npz with pose3d (N, 17, 3), or a .npy of (N, 17, 3) poses")
     parser.add_argument("--bvh", help="write a BVH skeleton animation here")
@@ -29,7 +29,7 @@ def main() -> int:
     parser.add_argument("--stream", help="stream id, when a recording holds several")
     parser.add_argument("--person", type=int, help="person id, when the input holds several (default: the one "
                                                    "with the most poses)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     writers = [(write, path) for write, path in ((write_bvh, args.bvh), (write_csv, args.csv), (write_trc, args.trc)) if path]
     if not writers:
         parser.error("give at least one of --bvh, --csv, --trc")

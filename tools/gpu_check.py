@@ -13,7 +13,7 @@ from pathlib import Path
 from engines.gpu_check import MODELS, run_check
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, help="JSON report")
     p.add_argument("--batches", type=int, nargs="+", default=[1, 4, 16])
@@ -21,7 +21,7 @@ def main() -> int:
     p.add_argument("--budget-s", type=float, default=420.0, help="seconds of timing in all (shared evenly)")
     p.add_argument("--models", nargs="+", default=list(MODELS), help=f"default: {' '.join(MODELS)}")
     p.add_argument("--dry-run", action="store_true", help="on the CPU, fp32 only, 3 iterations on 8 windows")
-    a = p.parse_args()
+    a = p.parse_args(argv)
     try:
         if any(b < 1 for b in a.batches) or a.iters < 1 or a.budget_s <= 0:
             raise ValueError("batches and --iters must be at least 1 and --budget-s positive")

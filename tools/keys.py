@@ -19,12 +19,12 @@ from pathlib import Path
 import zmq.auth
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path, help="where to write the key files (created if missing)")
     parser.add_argument("names", nargs="+", help="one key pair per name: NAME.key and NAME.key_secret")
     parser.add_argument("--force", action="store_true", help="overwrite existing key files")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     try:
         args.folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:

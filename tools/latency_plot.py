@@ -9,11 +9,11 @@ from pathlib import Path
 from stream.report import load_report, plot_report
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("report", type=Path, help="JSON report written by run_stream.py --report")
     parser.add_argument("--out", type=Path, help="PNG path (default: the report's path with .png)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     try:
         report = load_report(args.report)
     except (FileNotFoundError, ValueError) as err:

@@ -1,8 +1,8 @@
-"""Lift a recorded 2D pose sequence to 3D with a HoT checkpoint (see engines/lift.py).
+"""Lift a recorded 2D pose sequence to 3D with a lifter checkpoint (see engines/lift.py).
 
-    .venv/bin/python tools/lift.py keypoints.npy --weights weights/hot.safetensors \\
+    hotstream-lift keypoints.npy --weights weights/hot.safetensors \\
         --width 1920 --height 1080 --fps 30 --lookahead 13 --output pose3d.npz
-    .venv/bin/python tools/lift.py session.npz --lookahead 5 --output pose3d.npz
+    hotstream-lift session.npz --lookahead 5 --output pose3d.npz
 
 INPUT is a .npy/.npz array: (N, 17, 2) Human3.6M joints or (N, 33, 2|3) MediaPipe landmarks
 (a third channel of visibility is dropped), in pixels with --width/--height, else already
@@ -19,16 +19,13 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from engines.checkpoint import CheckpointError  # noqa: E402
-from engines.lift import lift_file  # noqa: E402
-from engines.runtime import BACKENDS  # noqa: E402
+from engines.checkpoint import CheckpointError
+from engines.lift import lift_file
+from engines.runtime import BACKENDS
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input", help="2D poses: .npy or .npz, (N, 17, 2) or (N, 33, 2|3)")
     p.add_argument("--weights", help="checkpoint (.safetensors); default: the shipped live model")
@@ -45,7 +42,7 @@ def main() -> int:
     p.add_argument("--world", help="MediaPipe world landmarks of the same frames, (N, 33, 3) .npy in metres: "
                    "pose3d is then fused with them as the live pipeline does (lifter.fuse_world)")
     p.add_argument("--flip", action="store_true", help="flip test-time augmentation (lifter.flip)")
-    a = p.parse_args()
+    a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         summary = lift_file(a.input, a.output, a.weights, a.lookahead, a.width, a.height, a.fps,

@@ -12,13 +12,13 @@ import sys
 from pathlib import Path
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--input", type=Path, default=Path("/work/shared/data/sports2d_demo.mp4"))
+    parser.add_argument("input", type=Path, help="the Sports2D demo clip (Demo/demo.mp4 of the sports2d wheel, BSD-3-Clause)")
     parser.add_argument("--output", type=Path, default=Path("assets/sample.mp4"))
     parser.add_argument("--width", type=int, default=640, help="output width in pixels (height keeps the aspect)")
     parser.add_argument("--crf", type=int, default=20, help="x264 quality, lower is better and larger")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if not args.input.is_file():
         print(f"error: input video not found: {args.input}", file=sys.stderr)
         return 2

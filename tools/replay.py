@@ -16,7 +16,7 @@ from stream.recorder import load_recording
 from stream.replay import Replayer
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("recording", help=".npz written by stream.recorder (docs/recording.md)")
     parser.add_argument("--bind", default="tcp://127.0.0.1:5556", help="endpoint to publish on")
@@ -26,7 +26,7 @@ def main() -> int:
     parser.add_argument("--restamp", action="store_true",
                         help="shift t_capture_ns/t_publish_ns to now, so consumers see the recorded latency")
     parser.add_argument("--wait", type=float, default=30.0, help="seconds to wait for a subscriber (default 30)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     try:
         recording = load_recording(args.recording)
         if not args.speed > 0:

@@ -22,7 +22,7 @@ from stream.shutdown import stop_on_sigterm
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=5.0)
     parser.add_argument("--source", default=str(ROOT / "assets" / "sample.mp4"), help="video file to loop")
@@ -33,7 +33,7 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=20.0, help="seconds before memory is compared")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a setting of config.yaml (repeatable)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     stop_on_sigterm()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:

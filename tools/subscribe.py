@@ -20,7 +20,7 @@ from stream.recorder import Recorder
 from stream.shutdown import stop_on_sigterm
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--endpoint", default="tcp://127.0.0.1:5556")
     parser.add_argument("--stream", default="cam0", help="stream id, or 'all' for every stream")
@@ -31,7 +31,7 @@ def main() -> int:
                         help="once frames have arrived, stop after this many seconds without one")
     parser.add_argument("--curve-secret-key", help="this client's CurveZMQ secret key file (tools/keys.py)")
     parser.add_argument("--curve-server-key", help="the publisher's CurveZMQ public key file")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     stop_on_sigterm()
 
     recorder, latencies = Recorder(), []

@@ -1,45 +1,32 @@
 """Train a lifter on mocap-derived 2D/3D pairs (see engines/train.py).
 
-The shipped weights engines/weights/live-cpu.safetensors come from the defaults:
-    .venv/bin/python tools/train.py --out runs/live-cpu
+    hotstream-train --out runs/live-cpu                       # the live HoT model's recipe
+    hotstream-train --preset tcn-81 --out runs/tcn-81         # the VideoPose3D-style causal TCN
+    hotstream-train --set model.num_frames=1 --set model.prune=null --set noise.swap_body_prob=0
+
+``--set`` takes ``model.<field>`` (the preset's config, engines/models/), ``augmentation.<field>``
+(engines/data/synth.py:Augmentation) and ``noise.<field>`` (engines/data/synth.py:DetectorNoise),
+with YAML values, as run_stream.py's ``--set`` does.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from engines.models import all_presets
+from engines.overrides import nested_overrides
+from engines.train import DEFAULT_HOLDOUT, TrainConfig, train_on_mocap
 
-from engines.train import DEFAULT_HOLDOUT, TrainConfig, load_clips, load_mix, split_holdout, train  # noqa: E402
-
-
-def parse_overrides(items: list[str]) -> dict:
-    """KEY=VALUE pairs with JSON values (``num_frames=1``, ``prune=null``)."""
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
+SECTIONS = ("model", "augmentation", "noise")
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     d = TrainConfig()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--preset", default=d.preset)
-    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                   help="model config overrides, JSON values (e.g. num_frames=1 prune=null)")
-    p.add_argument("--no-prune", action="store_true", help="the same backbone without token pruning")
-    p.add_argument("--aug", nargs="*", default=[], metavar="KEY=VALUE",
-                   help="augmentation overrides (engines/data/synth.py:Augmentation), e.g. limb_rotation_deg=0")
-    p.add_argument("--noise", nargs="*", default=[], metavar="KEY=VALUE",
-                   help="2D noise overrides (engines/data/synth.py:DetectorNoise), e.g. swap_body_prob=0")
+    p.add_argument("--preset", default=d.preset, choices=list(all_presets()))
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a model, augmentation or noise field, e.g. --set model.prune=null (repeatable)")
+    p.add_argument("--no-prune", action="store_true", help="the same HoT backbone without token pruning")
     p.add_argument("--data", default="data/mocap", help="mocap cache directory (tools/fetch_mocap.py)")
     p.add_argument("--holdout", nargs="*", default=list(DEFAULT_HOLDOUT),
                    help="glob patterns of clip names held out for validation")
@@ -62,23 +49,21 @@ def main() -> int:
     p.add_argument("--reference", help="multi-camera reference .npz (tools/triangulate.py): real-video P-MPJPE "
                    "in the log and the curves")
     p.add_argument("--reference-every", type=int, default=d.reference_every, help="steps between real-video evaluations")
-    a = p.parse_args()
+    a = p.parse_args(argv)
     try:
+        sections = nested_overrides(a.overrides)
+        if unknown := set(sections) - set(SECTIONS):
+            raise ValueError(f"--set: unknown section(s) {sorted(unknown)}; use {', '.join(SECTIONS)}")
+        if flat := [k for k, v in sections.items() if not isinstance(v, dict)]:
+            raise ValueError(f"--set {flat[0]}=...: name a field of it, e.g. {flat[0]}.<field>=value")
         steps = a.epochs * a.steps_per_epoch if a.epochs else a.steps
-        cfg = TrainConfig(out=a.out, preset=a.preset, overrides=parse_overrides(a.set), no_prune=a.no_prune,
-                          augmentation=parse_overrides(a.aug), noise=parse_overrides(a.noise),
+        cfg = TrainConfig(out=a.out, preset=a.preset, overrides=sections.get("model", {}), no_prune=a.no_prune,
+                          augmentation=sections.get("augmentation", {}), noise=sections.get("noise", {}),
                           steps=steps, minutes=a.minutes, steps_per_epoch=a.steps_per_epoch,
                           batch_size=a.batch_size, lr=a.lr, seed=a.seed, threads=a.threads,
                           val_windows=a.val_windows, snapshots=a.snapshots, resume=a.resume, init=a.init,
                           reference=a.reference, reference_every=a.reference_every)
-        clips, weights = load_clips(a.data, a.user_source, load_mix(a.mix))
-        train_clips, val_clips = split_holdout(clips, a.holdout)
-        train_ids = {id(c) for c in train_clips}
-        keep = [id(c) in train_ids for c in clips]
-        data_info = {"cache": a.data, "user_sources": a.user_source, "mix": a.mix,
-                     "train_sources": sorted({c.source for c in train_clips}),
-                     "train_clips": len(train_clips), "holdout_patterns": a.holdout}
-        final = train(cfg, train_clips, val_clips, weights[keep], data_info)
+        final = train_on_mocap(cfg, a.data, a.holdout, a.user_source, a.mix)
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

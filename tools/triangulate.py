@@ -20,7 +20,7 @@ from pathlib import Path
 from engines.reference import error_report
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("videos", nargs="*", help="synchronised videos, one per camera")
     p.add_argument("--calibration", help="Qualisys .qca.txt or Pose2Sim .toml")
@@ -30,7 +30,7 @@ def main() -> int:
                    help="follow the person nearest this world point (metres); default: the one seen most")
     p.add_argument("--max-people", type=int, default=3, help="people searched for per image")
     p.add_argument("--max-error-px", type=float, default=25.0, help="reprojection error above which a view is dropped")
-    a = p.parse_args()
+    a = p.parse_args(argv)
     try:
         if a.pose2sim_demo == bool(a.videos or a.calibration):
             raise ValueError("give videos and --calibration, or --pose2sim-demo")

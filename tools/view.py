@@ -28,7 +28,7 @@ def size(text: str) -> tuple[int, int]:
     return width, height
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connect", default="tcp://127.0.0.1:5556", help="publisher endpoint")
     parser.add_argument("--stream", default="all", help="stream id, or 'all' (default) for every stream")
@@ -37,7 +37,7 @@ def main() -> int:
     parser.add_argument("--idle-timeout", type=float, help="stop after this many seconds without a pose")
     parser.add_argument("--fps", type=float, default=30.0, help="drawing (and video) frame rate (default 30)")
     parser.add_argument("--size", type=size, default=(720, 400), help="canvas WIDTHxHEIGHT (default 720x400)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     stop_on_sigterm()
     try:
         stats = run_viewer(args.connect, None if args.stream == "all" else args.stream, args.save,

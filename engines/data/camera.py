@@ -34,13 +34,6 @@ def world_to_camera(points: np.ndarray, rotation: np.ndarray, translation: np.nd
     return ((np.asarray(points, dtype=np.float64) - t) @ matrix).astype(np.float32)
 
 
-def camera_to_world(points: np.ndarray, rotation: np.ndarray, translation: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`world_to_camera`."""
-    matrix = _as_matrix(rotation)
-    t = np.asarray(translation, dtype=np.float64)[..., None, :]
-    return (np.asarray(points, dtype=np.float64) @ np.swapaxes(matrix, -1, -2) + t).astype(np.float32)
-
-
 def _as_matrix(rotation: np.ndarray) -> np.ndarray:
     rotation = np.asarray(rotation, dtype=np.float64)
     if rotation.shape[-1] == 4:

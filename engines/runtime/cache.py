@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 # Source files whose code shapes the exported graph: editing any of them invalidates cached exports.
-_GRAPH_SOURCES = ("hot.py", "export.py", "runtime/graph.py")
+_GRAPH_SOURCES = ("models/*.py", "runtime/export.py", "runtime/graph.py")
 
 
 def default_cache_dir() -> Path:
@@ -25,8 +25,9 @@ def graph_code_fingerprint() -> str:
     """Short hash of the model and export code, so cached exports follow code changes."""
     root = Path(__file__).resolve().parent.parent
     h = hashlib.sha256()
-    for name in _GRAPH_SOURCES:
-        h.update((root / name).read_bytes())
+    for pattern in _GRAPH_SOURCES:
+        for path in sorted(root.glob(pattern)):
+            h.update(path.read_bytes())
     return h.hexdigest()[:12]
 
 

@@ -10,13 +10,11 @@ encode each frame once; the output is the same up to float rounding.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from engines.hot import HoTConfig
-from engines.presets import PRESETS
+from engines.models import arch_of, preset_name
 from engines.skeleton import mirror
 from engines.runtime.frame_cache import FrameTokenCache
 
@@ -24,7 +22,8 @@ from engines.runtime.frame_cache import FrameTokenCache
 class Engine(ABC):
     backend: str = ""
 
-    def __init__(self, config: HoTConfig, lookahead: int, weights: Path | None, weights_sha256: str | None):
+    def __init__(self, config, lookahead: int, weights: Path | None, weights_sha256: str | None):
+        """``config``: any registered architecture's config (:mod:`engines.models`)."""
         self.config = config
         self.window = config.num_frames
         self.lookahead = lookahead
@@ -41,7 +40,7 @@ class Engine(ABC):
     def describe(self) -> dict:
         """What is running, for logs and for the stream's metadata message."""
         return {
-            "model": "hot" if self.config.prune else "mixste",
+            "model": arch_of(self.config),
             "preset": preset_name(self.config),
             "config": self.config.to_dict(),
             "T": self.window,
@@ -89,8 +88,3 @@ class Engine(ABC):
         """float32 frame tokens (B, T, 17, C) -> (B, 17, 3); backends with a frame cache only."""
         raise NotImplementedError(f"the {self.backend} backend has no frame cache")
 
-
-def preset_name(config: HoTConfig) -> str | None:
-    """The preset this architecture is (training-only settings such as drop_path aside), if any."""
-    return next((name for name, preset in PRESETS.items()
-                 if replace(config, drop_path=preset.drop_path) == preset), None)

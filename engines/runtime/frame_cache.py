@@ -1,6 +1,6 @@
 """Frame-token cache: run the per-frame half of the network once per frame, not once per window.
 
-The first spatial block sees one frame at a time (:meth:`engines.hot.HoT.embed_frames`), so in a
+The first half of the network sees one frame at a time (e.g. HoT's ``embed_frames``), so in a
 live stream, where each window is the previous one shifted by a frame, all but one frame's tokens
 are already known. Tokens are keyed by the frame's exact 2D values (float32 bytes), so the cache
 is right whatever produced the windows: sliding, padded by repeating a frame, restarted after a

@@ -5,7 +5,7 @@ it chose and why each earlier one was skipped. ONNX-based backends export the ch
 into the cache directory (keyed by checkpoint sha256, export options and code version) unless an
 ``.onnx`` file is given: TensorRT gets the portable whole-window graph; ONNX Runtime gets graphs
 with its fused attention op, split in two for the frame-token cache (on by default for CPU
-backends; ``frame_cache=False`` runs whole windows).
+backends when the architecture splits; ``frame_cache=False`` runs whole windows).
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pathlib import Path
 from engines.checkpoint import DEFAULT_WEIGHTS, file_sha256, load_model
 from engines.runtime.cache import default_cache_dir, onnx_cache_path
 from engines.runtime.engine import Engine
+from engines.runtime.graph import has_frame_split
 
 log = logging.getLogger("hotstream.engines")
 
@@ -76,7 +77,7 @@ class _Source:
     def onnx_graphs(self, kinds: tuple[str, ...], attention: str):
         """(paths by graph kind, config, info): the ONNX file given (a whole-window graph), or the
         cached export of the checkpoint."""
-        from engines.export import export_onnx, read_metadata
+        from engines.runtime.export import export_onnx, read_metadata
 
         if self.onnx is not None:
             config, props = read_metadata(self.onnx)
@@ -109,8 +110,8 @@ def _build(backend: str, source: _Source, lookahead: int, threads: int | None, o
     from engines.runtime.onnxruntime_backend import OnnxRuntimeEngine
 
     frame_cache = options.get("frame_cache")
-    if frame_cache is None:  # default: on for the CPU, and for a checkpoint (a given ONNX file is one whole graph)
-        frame_cache = backend == "onnxruntime-cpu" and source.onnx is None
+    if frame_cache is None:  # default: on for the CPU, for a checkpoint (a given ONNX file is one whole graph) that splits
+        frame_cache = backend == "onnxruntime-cpu" and source.onnx is None and has_frame_split(source.model())
     kinds = ("frames", "tokens") if frame_cache else ("window",)
     paths, config, info = source.onnx_graphs(kinds, attention="onnxruntime")
     return OnnxRuntimeEngine(paths, config, backend=backend, lookahead=lookahead, threads=threads, **info)

@@ -1,7 +1,7 @@
 """ONNX Runtime backend (CPU or CUDA execution provider) for exported lifter graphs.
 
 It runs either one whole-window graph, or the split pair (``frames`` + ``tokens`` graphs, see
-``engines.export``) behind a frame-token cache. Threads are set explicitly: on a small CPU the
+``engines.runtime.export``) behind a frame-token cache. Threads are set explicitly: on a small CPU the
 default (one thread per core plus spinning inter-op threads) competes with MediaPipe for the same
 cores. The frame graph gets one thread: it encodes about one frame per window, and a second
 thread pool would spin against the first.
@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from engines.hot import HoTConfig
 from engines.runtime.engine import Engine
+from engines.runtime.export import graph_feed
 
 PROVIDERS = {"onnxruntime-cpu": ["CPUExecutionProvider"],
              "onnxruntime-cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"]}
@@ -32,7 +32,7 @@ def session_options(threads: int | None) -> ort.SessionOptions:
 
 
 class OnnxRuntimeEngine(Engine):
-    def __init__(self, graphs: dict[str, str | Path], config: HoTConfig, *, backend: str = "onnxruntime-cpu",
+    def __init__(self, graphs: dict[str, str | Path], config, *, backend: str = "onnxruntime-cpu",
                  lookahead: int = 0, threads: int | None = None, **info):
         """``graphs``: ``{"window": path}``, or ``{"frames": path, "tokens": path}`` to run with a frame cache."""
         super().__init__(config, lookahead, **info)
@@ -58,8 +58,8 @@ class OnnxRuntimeEngine(Engine):
                 "providers": session.get_providers(), "threads": self.threads, "onnxruntime": ort.__version__}
 
     def _run(self, windows: np.ndarray) -> np.ndarray:
-        feed = {"pose2d": windows, "target": self.targets(windows.shape[0])}
-        return self.sessions["window"].run(["pose3d"], feed)[0]
+        session = self.sessions["window"]
+        return session.run(["pose3d"], graph_feed(session, pose2d=windows, target=self.targets(windows.shape[0])))[0]
 
     def _encode_frames(self, frames: np.ndarray) -> np.ndarray:
         return self.sessions["frames"].run(["frame_tokens"], {"pose2d": frames})[0]

@@ -21,10 +21,9 @@ import tensorrt as trt
 import torch
 
 from engines.checkpoint import file_sha256
-from engines.export import HOT_LEVEL_NODE
-from engines.hot import HoTConfig
 from engines.runtime.cache import atomic_write_bytes, plan_cache_path, plan_key, stale_reasons, write_plan_key
 from engines.runtime.engine import Engine
+from engines.runtime.export import HOT_LEVEL_NODE
 
 log = logging.getLogger("hotstream.engines")
 _TRT_LOGGER = trt.Logger(trt.Logger.WARNING)
@@ -50,7 +49,7 @@ def _keep_fp32(network: trt.INetworkDefinition) -> int:
     return pinned
 
 
-def build_plan(onnx_path: str | Path, config: HoTConfig, *, fp16: bool = True, max_batch: int = 8,
+def build_plan(onnx_path: str | Path, config, *, fp16: bool = True, max_batch: int = 8,
                opt_batch: int = 1, timing_cache: Path | None = None, workspace_mb: int = 1024) -> bytes:
     """Parse the ONNX graph and build a serialised TensorRT plan with a min/opt/max batch profile."""
     builder = trt.Builder(_TRT_LOGGER)
@@ -81,7 +80,7 @@ def build_plan(onnx_path: str | Path, config: HoTConfig, *, fp16: bool = True, m
     return bytes(plan)
 
 
-def cached_plan(onnx_path: Path, config: HoTConfig, cache_dir: Path, *, fp16: bool = True, max_batch: int = 8,
+def cached_plan(onnx_path: Path, config, cache_dir: Path, *, fp16: bool = True, max_batch: int = 8,
                 rebuild: bool = True) -> Path:
     """Path of a current plan for this ONNX file on this GPU, building it when missing or stale."""
     key = plan_key(file_sha256(onnx_path), trt.__version__, gpu_name(), "fp16" if fp16 else "fp32", max_batch)
@@ -102,7 +101,7 @@ def cached_plan(onnx_path: Path, config: HoTConfig, cache_dir: Path, *, fp16: bo
 class TensorRTEngine(Engine):
     backend = "tensorrt"
 
-    def __init__(self, onnx_path: str | Path, config: HoTConfig, *, lookahead: int = 0, cache_dir: Path,
+    def __init__(self, onnx_path: str | Path, config, *, lookahead: int = 0, cache_dir: Path,
                  fp16: bool = True, max_batch: int = 8, rebuild: bool = True, **info):
         super().__init__(config, lookahead, **info)
         self.onnx_path, self.fp16, self.max_batch = Path(onnx_path), fp16, max_batch

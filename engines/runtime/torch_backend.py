@@ -11,15 +11,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from engines.hot import HoT
 from engines.runtime.engine import Engine
-from engines.runtime.graph import FrameEncoder, TargetFrameLifter, TokenLifter
+from engines.runtime.graph import FrameEncoder, TargetFrameLifter, TokenLifter, has_frame_split
 
 
 class TorchEngine(Engine):
     backend = "torch"
 
-    def __init__(self, model: HoT, *, lookahead: int = 0, device: str | None = None, compile: bool = False,
+    def __init__(self, model: torch.nn.Module, *, lookahead: int = 0, device: str | None = None, compile: bool = False,
                  fp16: bool | None = None, cuda_graph: bool | None = None, frame_cache: bool | None = None,
                  threads: int | None = None, **info):
         super().__init__(model.config, lookahead, **info)
@@ -35,10 +34,14 @@ class TorchEngine(Engine):
             torch.set_num_threads(threads)
         self.compiled = compile
         model = model.to(self.device).eval()
-        modules = {"window": TargetFrameLifter(model), "tokens": TokenLifter(model)}
+        split = has_frame_split(model)
+        if frame_cache and not split:
+            raise ValueError("this architecture has no per-frame half: no frame cache")
+        modules = {"window": TargetFrameLifter(model)} | ({"tokens": TokenLifter(model)} if split else {})
         self.modules = {kind: torch.compile(m, dynamic=False) if compile else m for kind, m in modules.items()}
-        self.modules["frames"] = FrameEncoder(model)
-        if (not cuda) if frame_cache is None else frame_cache:  # default: on for CPU, off for CUDA
+        if split:
+            self.modules["frames"] = FrameEncoder(model)
+        if split and ((not cuda) if frame_cache is None else frame_cache):  # default: on for CPU, off for CUDA
             self.use_frame_cache()
         self._graphs: dict[int, tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor]] = {}
 

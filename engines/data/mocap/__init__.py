@@ -7,10 +7,10 @@ checks and renders them, and caches them with a manifest; ``load_cache`` reads t
 """
 from .cache import load_cache
 from .checks import ClipCheckError, run_checks
-from .clip import Clip
+from .clip import Clip, split_holdout
 from .fetch import fetch_all
 from .sources import SOURCES
 from .user import load_user_clip
 
 __all__ = ["Clip", "ClipCheckError", "SOURCES", "fetch_all", "load_cache", "load_user_clip",
-           "run_checks"]
+           "run_checks", "split_holdout"]

@@ -1,6 +1,8 @@
 """The record every mocap source and user loader returns."""
 from __future__ import annotations
 
+import fnmatch
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,3 +40,13 @@ class Clip:
     @property
     def duration(self) -> float:
         return len(self.positions) / self.fps
+
+
+def split_holdout(clips: Sequence[Clip], patterns: Sequence[str]) -> tuple[list[Clip], list[Clip]]:
+    """(training clips, held-out clips): a clip is held out when its name matches a glob pattern."""
+    held = [c for c in clips if any(fnmatch.fnmatch(c.name, p) for p in patterns)]
+    unmatched = [p for p in patterns if not any(fnmatch.fnmatch(c.name, p) for c in clips)]
+    if unmatched:
+        raise ValueError(f"holdout pattern(s) {unmatched} match no clip")
+    held_ids = {id(c) for c in held}
+    return [c for c in clips if id(c) not in held_ids], held

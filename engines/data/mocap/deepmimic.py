@@ -35,9 +35,10 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
 
+from engines.windows import sample_times
+
 from .assemble import assemble_h36m
 from .axes import to_z_up
-from .resample import sample_times
 
 URDF_SCALE = 0.25
 ROTATION_ORDER = ("root", "chest", "neck", "right_hip", "right_knee", "right_ankle",

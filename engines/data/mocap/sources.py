@@ -11,10 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
+from engines.windows import resample
+
 from . import deepmimic, holosoma
 from .bvh import BOXING_JOINTS, CMU_JOINTS, CMU_SCALE, load_bvh
 from .c3d import PLUG_IN_GAIT, VICON_53, load_c3d
-from .resample import resample
 
 # (package root, clip path inside it, target fps) -> (positions at fps, facts for the manifest)
 Converter = Callable[[Path, str, float], tuple[np.ndarray, dict]]

@@ -6,13 +6,14 @@ from pathlib import Path
 
 import numpy as np
 
+from engines.windows import resample
+
 from .asf_amc import CMU_BONES, CMU_FPS, load_asf_amc
 from .axes import to_z_up
 from .bvh import CMU_JOINTS, load_bvh
 from .c3d import VICON_53, load_c3d
 from .checks import require_ok, run_checks
 from .clip import Clip
-from .resample import resample
 
 _DEFAULT_UP = {".bvh": "y", ".amc": "y", ".c3d": "z", ".npz": "z", ".npy": "z"}
 

@@ -15,17 +15,24 @@ no added delay), ``lookahead=(T-1)//2`` is the paper's centre frame. The target 
 so one trained model (and one exported graph) serves any lookahead.
 
 ``forward_features`` returns the kept tokens and their frame indices; ``forward_head`` maps tokens
-to 3D. Pruning runs in fp32 and uses only export-friendly ops (matmul distances, fixed top-k sizes,
+to 3D; ``forward_target`` is the seq2frame head every runtime runs (one pose per window, whatever
+the variant), and ``embed_frames`` + ``forward_target_tokens`` split it for the frame-token cache.
+This file also owns the named sizes (:data:`PRESETS`) and the import of the authors' released
+weights (:func:`official_config`, :func:`checkpoint_filter_fn`), and registers the architecture as
+``hot`` (:mod:`engines.models`). Pruning runs in fp32 and uses only export-friendly ops (matmul distances, fixed top-k sizes,
 index-based tie-breaks, no in-place index writes) so the graph converts to ONNX and TensorRT.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import re
+from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from engines.models.registry import register
 
 PruneKind = Literal["tpc", "uniform", "attention", "motion"]
 RecoverKind = Literal["tra", "nearest", "linear"]
@@ -380,3 +387,117 @@ class HoT(nn.Module):
         position = (kept_index < target[:, None]).sum(1)  # where the target sits among the kept frames
         index = position[:, None, None, None].expand(-1, 1, self.config.num_joints, self.config.dim)
         return tokens.gather(1, index)[:, 0]
+
+    def forward_target(self, pose2d: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """(B, T, J, 2), target (B,) -> the target frame's 3D (B, J, 3), for every variant."""
+        return self._target_frame(*self.forward_features(pose2d, target), target)
+
+    def forward_target_tokens(self, frame_tokens: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward_target` from frame tokens (B, T, J, C) of :meth:`embed_frames`."""
+        return self._target_frame(*self.forward_tokens(frame_tokens, target), target)
+
+    @property
+    def token_dim(self) -> int:
+        """C of the frame tokens :meth:`embed_frames` makes."""
+        return self.config.dim
+
+    def _target_frame(self, tokens: torch.Tensor, kept_index: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if not self.config.seq2seq:
+            return self.forward_head(self.target_token(tokens, kept_index, target))
+        if self.config.prune:
+            tokens = self.recover(tokens, kept_index)
+        index = target.to(torch.long)[:, None, None, None].expand(-1, 1, self.config.num_joints, self.config.dim)
+        return self.forward_head(tokens.gather(1, index)[:, 0])
+
+    def forward_train(self, pose2d: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """3D of every kept token (B, f, J, 3) and their frames (B, f): every kept token is a frame
+        the model could answer for, so training supervises them all (:mod:`engines.losses`)."""
+        tokens, kept_index = self.forward_features(pose2d, target)
+        return self.forward_head(tokens), kept_index
+
+    def kept_frames(self, pose2d: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The frames token pruning keeps, (B, f): a discrete choice that export checks compare."""
+        return self.forward_features(pose2d, target)[1]
+
+
+# --- presets --------------------------------------------------------------------------------------
+
+PRESETS: dict[str, HoTConfig] = {
+    # Official sizes (paper, Table 1): C=512, L=8, T=243.
+    "mixste-243": HoTConfig(num_frames=243, dim=512, depth=8, prune=None, seq2seq=True),
+    "hot-mixste-243": HoTConfig(num_frames=243, dim=512, depth=8, prune="tpc", keep_tokens=81,
+                                prune_layer=3, seq2seq=True, recover="tra", kept_pos_embed=True),
+    "tpc-mixste-243": HoTConfig(num_frames=243, dim=512, depth=8, prune="tpc", keep_tokens=61,
+                                prune_layer=7),
+    # The project's default live model: causal seq2frame with TPC only; its window runs in under
+    # 10 ms on a 2-core CPU through ONNX Runtime with the frame-token cache (tools/bench.py).
+    "live-cpu": HoTConfig(num_frames=81, dim=128, depth=4, prune="tpc", keep_tokens=9,
+                          prune_layer=1, drop_path=0.0),
+}
+
+
+def unpruned(config: HoTConfig) -> HoTConfig:
+    """The same backbone without pruning: plain MixSTE of the same size and output mode."""
+    return replace(config, prune=None, recover=None, kept_pos_embed=False)
+
+
+# --- the authors' released weights ----------------------------------------------------------------
+
+OFFICIAL_VARIANTS = ("mixste", "hot_mixste", "tpc_mixste")
+
+# Official name -> ours, applied in order to every key.
+_OFFICIAL_RENAMES = (
+    (r"^Spatial_patch_to_embedding\.", "joint_embed."),
+    (r"^Spatial_pos_embed$", "spatial_pos"),
+    (r"^Temporal_pos_embed$", "temporal_pos"),
+    (r"^STEblocks\.", "spatial_blocks."),
+    (r"^TTEblocks\.", "temporal_blocks."),
+    (r"^Spatial_norm\.", "spatial_norm."),
+    (r"^Temporal_norm\.", "temporal_norm."),
+    (r"^pos_embed_token$", "kept_pos"),
+    (r"^x_token$", "recovery.queries"),
+    (r"^cross_attention\.linear_([qkv])\.", r"recovery.\1."),
+    (r"^cross_attention\.proj\.", "recovery.proj."),
+)
+
+
+def official_config(state: dict[str, torch.Tensor], variant: str, keep_tokens: int | None = None,
+                    prune_layer: int | None = None) -> HoTConfig:
+    """The sizes read from an official state_dict's shapes; the rest from the variant's defaults."""
+    if variant not in OFFICIAL_VARIANTS:
+        raise ValueError(f"unknown arch {variant!r}; choose one of {', '.join(OFFICIAL_VARIANTS)}")
+    try:
+        dim = state["Spatial_pos_embed"].shape[-1]
+        num_joints = state["Spatial_pos_embed"].shape[1]
+        num_frames = state["Temporal_pos_embed"].shape[1]
+        depth = 1 + max(int(m.group(1)) for k in state if (m := re.match(r"STEblocks\.(\d+)\.", k)))
+        mlp_ratio = state["STEblocks.0.mlp.fc1.weight"].shape[0] / dim
+    except (KeyError, ValueError) as e:
+        raise ValueError(f"not an official MixSTE-family state_dict (missing {e})") from None
+    common = dict(num_frames=num_frames, dim=dim, depth=depth, mlp_ratio=mlp_ratio, num_joints=num_joints)
+    try:
+        if variant == "mixste":
+            return HoTConfig(**common, prune=None, seq2seq=True)
+        if variant == "hot_mixste":
+            kept = state["pos_embed_token"].shape[1] if "pos_embed_token" in state else keep_tokens
+            return HoTConfig(**common, prune="tpc", seq2seq=True, recover="tra", kept_pos_embed=True,
+                             keep_tokens=81 if kept is None else kept,
+                             prune_layer=3 if prune_layer is None else prune_layer)
+        return HoTConfig(**common, prune="tpc", keep_tokens=61 if keep_tokens is None else keep_tokens,
+                         prune_layer=7 if prune_layer is None else prune_layer)
+    except ValueError as e:  # e.g. the paper's 61 kept tokens for a shorter window
+        raise ValueError(f"{variant} with T={num_frames}, depth={depth}: {e} "
+                         "(give the keep-tokens / prune-layer the model was trained with)") from None
+
+
+def checkpoint_filter_fn(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """An official state_dict renamed to this model's keys (the only place that knows both namings)."""
+    out = {}
+    for key, value in state.items():
+        for pattern, repl in _OFFICIAL_RENAMES:
+            key = re.sub(pattern, repl, key)
+        out[key] = value
+    return out
+
+
+register("hot", HoTConfig, HoT, PRESETS)

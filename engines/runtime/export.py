@@ -37,9 +37,10 @@ import onnx
 import torch
 from google.protobuf.message import DecodeError
 
-from engines.hot import Attention, HoT, HoTConfig, multi_head_attention
+from engines.models import arch_of, config_from_dict
+from engines.models.hot import Attention, multi_head_attention
 from engines.runtime.cache import atomic_write_bytes
-from engines.runtime.graph import FrameEncoder, TargetFrameLifter, TokenLifter
+from engines.runtime.graph import FrameEncoder, TargetFrameLifter, TokenLifter, has_frame_split
 from engines.skeleton import JOINT_NAMES
 
 log = logging.getLogger("hotstream.engines")
@@ -55,13 +56,14 @@ HOT_LEVEL_NODE = re.compile(r"^/[^/]+$")
 NORMALIZATION = "u = x / w * 2 - 1, v = y / w * 2 - h / w (x, y pixels; w, h image width and height)"
 
 
-def _example_inputs(graph: str, config: HoTConfig, batch: int, lookahead: int) -> tuple[torch.Tensor, ...]:
+def _example_inputs(graph: str, model: torch.nn.Module, batch: int, lookahead: int) -> tuple[torch.Tensor, ...]:
+    config = model.config
     rng = torch.Generator().manual_seed(0)
     target = torch.full((batch,), config.target_index(lookahead), dtype=torch.long)
     if graph == "frames":
         return (torch.randn(batch, config.num_joints, 2, generator=rng),)
     if graph == "tokens":
-        return torch.randn(batch, config.num_frames, config.num_joints, config.dim, generator=rng), target
+        return torch.randn(batch, config.num_frames, config.num_joints, model.token_dim, generator=rng), target
     return torch.randn(batch, config.num_frames, config.num_joints, 2, generator=rng), target
 
 
@@ -104,11 +106,14 @@ class _OnnxRuntimeAttention(torch.nn.Module):
         return a.proj(_FusedAttention.apply(x, a.qkv.weight.t(), a.qkv.bias, a.num_heads))
 
 
-def with_onnxruntime_attention(model: HoT) -> HoT:
-    """A copy of ``model`` whose self-attention blocks export as ``com.microsoft.Attention``."""
+def with_onnxruntime_attention(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy of ``model`` whose self-attention modules (:class:`~engines.models.hot.Attention`)
+    export as ``com.microsoft.Attention``; a model without any is exported as it is."""
     model = copy.deepcopy(model)
-    for block in (*model.spatial_blocks, *model.temporal_blocks):
-        block.attn = _OnnxRuntimeAttention(block.attn)
+    for parent in list(model.modules()):
+        for name, child in parent.named_children():
+            if isinstance(child, Attention):
+                setattr(parent, name, _OnnxRuntimeAttention(child))
     return model
 
 
@@ -118,9 +123,10 @@ def _slim(graph: onnx.ModelProto) -> onnx.ModelProto:
     return onnxslim.slim(graph)
 
 
-def metadata(config: HoTConfig, lookahead: int, weights_sha256: str | None, graph: str = "window",
+def metadata(config, lookahead: int, weights_sha256: str | None, graph: str = "window",
              attention: str = "onnx") -> dict[str, str]:
     return {
+        "hotstream.arch": arch_of(config),
         "hotstream.config": json.dumps(config.to_dict()),
         "hotstream.graph": graph,
         "hotstream.attention": attention,
@@ -134,7 +140,7 @@ def metadata(config: HoTConfig, lookahead: int, weights_sha256: str | None, grap
     }
 
 
-def read_metadata(path: str | Path) -> tuple[HoTConfig, dict[str, str]]:
+def read_metadata(path: str | Path) -> tuple[object, dict[str, str]]:
     """The model config and all hotstream metadata of an exported graph."""
     try:
         graph = onnx.load(str(path), load_external_data=False)
@@ -143,10 +149,10 @@ def read_metadata(path: str | Path) -> tuple[HoTConfig, dict[str, str]]:
     props = {p.key: p.value for p in graph.metadata_props}
     if "hotstream.config" not in props:
         raise ValueError(f"{path}: not a hotstream ONNX export (no hotstream.config metadata)")
-    return HoTConfig(**json.loads(props["hotstream.config"])), props
+    return config_from_dict(props.get("hotstream.arch"), json.loads(props["hotstream.config"])), props
 
 
-def export_onnx(model: HoT, out: str | Path, *, graph: str = "window", attention: str = "onnx",
+def export_onnx(model: torch.nn.Module, out: str | Path, *, graph: str = "window", attention: str = "onnx",
                 batch: int | None = None, lookahead: int = 0, simplify: bool = True,
                 weights_sha256: str | None = None, opset: int = OPSET) -> dict:
     """Export ``model`` to ``out``; returns a report (node counts and sizes with and without onnxslim)."""
@@ -160,9 +166,11 @@ def export_onnx(model: HoT, out: str | Path, *, graph: str = "window", attention
         raise ValueError(f"batch must be >= 1 or None (dynamic), got {batch}")
     config = model.config
     config.target_index(lookahead)  # validates lookahead
+    if graph != "window" and not has_frame_split(model):
+        raise ValueError(f"a {arch_of(config)} model has no per-frame half; only the 'window' graph exists")
     module, input_names, output = GRAPHS[graph]
     traced = with_onnxruntime_attention(model) if attention == "onnxruntime" else model
-    proto = _trace(module(traced).eval(), _example_inputs(graph, config, batch or 2, lookahead),
+    proto = _trace(module(traced).eval(), _example_inputs(graph, model, batch or 2, lookahead),
                    input_names, (output,), batch is None, opset)
     report = {"graph": graph, "attention": attention, "opset": opset, "batch": batch or "dynamic",
               "nodes": len(proto.graph.node), "bytes": proto.ByteSize(), "simplified": False}
@@ -179,9 +187,35 @@ def export_onnx(model: HoT, out: str | Path, *, graph: str = "window", attention
     return report
 
 
+def export_checkpoint(checkpoint: str | Path, out: str | Path, *, poses: str | Path | None = None,
+                      tolerance: float = 1e-4, **options) -> dict:
+    """Export a checkpoint (``options`` as :func:`export_onnx`) and check the graph on 64 random
+    windows and, given ``poses`` (an npz with a ``pose2d`` (N, 17, 2) sequence), on its full
+    windows: ``{"export": report, "checks": {name: verify_export(...)}, "ok": bool}``. ``ok`` needs
+    parity everywhere and, for a portable graph, no node TensorRT would reject."""
+    from engines.checkpoint import file_sha256, load_model
+    from engines.windows import target_windows
+
+    model, _ = load_model(checkpoint)
+    report = export_onnx(model, out, weights_sha256=file_sha256(checkpoint), **options)
+    c = model.config
+    step = options.get("batch") or 1  # a fixed-batch graph is checked on whole batches
+    checks = {"random": np.random.default_rng(0).normal(0, 0.3, (max(1, 64 // step) * step, c.num_frames,
+                                                                 c.num_joints, 2))}
+    if poses is not None:
+        real = target_windows(np.load(poses)["pose2d"], c.num_frames)[c.num_frames - 1:]
+        checks["real"] = real[: len(real) // step * step]
+    lookahead = options.get("lookahead", 0)
+    results = {name: verify_export(out, model, windows, lookahead=lookahead, tolerance=tolerance)
+               for name, windows in checks.items() if len(windows)}
+    portable = options.get("attention", "onnx") == "onnx"  # an ONNX Runtime-only graph is not meant for TensorRT
+    ok = all(r["parity"] and not (portable and r["tensorrt_problems"]) for r in results.values())
+    return {"export": report, "checks": results, "ok": ok}
+
+
 # --- checks ----------------------------------------------------------------------------------------
 
-TRT_OPS_FILE = Path(__file__).resolve().parent / "runtime" / "tensorrt_onnx_ops.txt"
+TRT_OPS_FILE = Path(__file__).resolve().parent / "tensorrt_onnx_ops.txt"
 
 
 def tensorrt_supported_ops() -> set[str]:
@@ -204,25 +238,17 @@ def tensorrt_problems(graph: onnx.ModelProto) -> list[str]:
 
 
 class _KeptFrames(torch.nn.Module):
-    """The pruning front-end alone: which frames each window keeps, to compare selections."""
+    """The frame selection alone (an architecture's ``kept_frames``), to compare selections."""
 
-    def __init__(self, model: HoT):
+    def __init__(self, model: torch.nn.Module):
         super().__init__()
         self.model = model
 
     def forward(self, pose2d: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return self.model.forward_features(pose2d, target)[1]
+        return self.model.kept_frames(pose2d, target)
 
 
-def sliding_windows(sequence: np.ndarray, window: int, stride: int = 1) -> np.ndarray:
-    """(N, 17, 2) pose sequence -> (M, window, 17, 2) overlapping windows, as the live ring sees them."""
-    if len(sequence) < window:
-        raise ValueError(f"sequence of {len(sequence)} frames is shorter than the window ({window})")
-    view = np.lib.stride_tricks.sliding_window_view(sequence, window, axis=0)[::stride]
-    return np.array(np.moveaxis(view, -1, 1), dtype=np.float32, order="C")  # a writable copy, never the view
-
-
-def verify_export(onnx_path: str | Path, model: HoT, windows: np.ndarray, *, lookahead: int = 0,
+def verify_export(onnx_path: str | Path, model: torch.nn.Module, windows: np.ndarray, *, lookahead: int = 0,
                   tolerance: float = 1e-4, threads: int | None = 1) -> dict:
     """Check an exported graph against its PyTorch model.
 
@@ -233,7 +259,8 @@ def verify_export(onnx_path: str | Path, model: HoT, windows: np.ndarray, *, loo
     applied to the others. A near-tie can also flip inside the exported graph and not in the
     separately exported selector that compares selections, so windows whose selection changes
     when the input moves by rounding-sized noise (std 1e-6, four draws) are counted as
-    ``near_ties`` and left out of the tolerance too.
+    ``near_ties`` and left out of the tolerance too. An architecture without a frame selection
+    (no ``kept_frames``) has neither.
     """
     import onnxruntime as ort
 
@@ -245,32 +272,52 @@ def verify_export(onnx_path: str | Path, model: HoT, windows: np.ndarray, *, loo
     if kind != "window":
         raise ValueError(f"{onnx_path}: a {kind!r} graph; only whole-window graphs can be checked against the model")
     model = model.eval()
-    config = model.config
     x = np.ascontiguousarray(windows, dtype=np.float32)
-    target = np.full((len(x),), config.target_index(lookahead), dtype=np.int64)
+    target = np.full((len(x),), model.config.target_index(lookahead), dtype=np.int64)
     session = ort.InferenceSession(str(onnx_path), session_options(threads), providers=["CPUExecutionProvider"])
     step = graph.graph.input[0].type.tensor_type.shape.dim[0].dim_value or len(x)  # a fixed-batch graph: chunks
     if len(x) % step:
         raise ValueError(f"{len(x)} windows do not split into the graph's fixed batch of {step}")
-    got = np.concatenate([session.run(["pose3d"], {"pose2d": x[i:i + step], "target": target[i:i + step]})[0]
+    got = np.concatenate([session.run(["pose3d"], graph_feed(session, pose2d=x[i:i + step], target=target[i:i + step]))[0]
                           for i in range(0, len(x), step)])
     with torch.inference_mode():
         want = TargetFrameLifter(model)(torch.from_numpy(x), torch.from_numpy(target)).numpy()
+    differs, near_tie = _selection_checks(model, x, target, lookahead, threads)
+    same = ~differs & ~near_tie
+    err = np.abs(got - want).reshape(len(x), -1).max(1)
+    max_err = float(err[same].max()) if same.any() else float("nan")
+    return {"windows": len(x), "selection_differs": int(differs.sum()),
+            "near_ties": int(near_tie.sum()), "max_abs_err": max_err,
+            "max_abs_err_all": float(err.max()), "tolerance": tolerance,
+            "parity": bool(same.any() and max_err <= tolerance), "tensorrt_problems": tensorrt_problems(graph)}
+
+
+def graph_feed(session, **arrays: np.ndarray) -> dict[str, np.ndarray]:
+    """The arrays a session's graph takes, by name: an exporter drops an input the model does not
+    read (a TCN's ``target``)."""
+    return {i.name: arrays[i.name] for i in session.get_inputs()}
+
+
+def _selection_checks(model: torch.nn.Module, x: np.ndarray, target: np.ndarray, lookahead: int,
+                      threads: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """(windows whose frame selection differs between ONNX Runtime and PyTorch, near-tie windows)."""
+    import onnxruntime as ort
+
+    from engines.runtime.onnxruntime_backend import session_options
+
+    none = np.zeros(len(x), dtype=bool)
+    if not hasattr(model, "kept_frames"):
+        return none, none
+    with torch.inference_mode():
         kept_torch = _KeptFrames(model)(torch.from_numpy(x), torch.from_numpy(target)).numpy()
-    selector = _trace(_KeptFrames(model).eval(), _example_inputs("window", config, 2, lookahead), ("pose2d", "target"),
+    selector = _trace(_KeptFrames(model).eval(), _example_inputs("window", model, 2, lookahead), ("pose2d", "target"),
                       ("kept",), True, OPSET)
     kept_ort = ort.InferenceSession(selector.SerializeToString(), session_options(threads),
                                     providers=["CPUExecutionProvider"]).run(None, {"pose2d": x, "target": target})[0]
-    near_tie = np.zeros(len(x), dtype=bool)
+    near_tie = none.copy()
     noise = torch.Generator().manual_seed(0)
     with torch.inference_mode():
         for _ in range(4):
             nudged = torch.from_numpy(x) + 1e-6 * torch.randn(x.shape, generator=noise)
             near_tie |= (_KeptFrames(model)(nudged, torch.from_numpy(target)).numpy() != kept_torch).any(1)
-    same = (kept_ort == kept_torch).all(1) & ~near_tie
-    err = np.abs(got - want).reshape(len(x), -1).max(1)
-    max_err = float(err[same].max()) if same.any() else float("nan")
-    return {"windows": len(x), "selection_differs": int((kept_ort != kept_torch).any(1).sum()),
-            "near_ties": int(near_tie.sum()), "max_abs_err": max_err,
-            "max_abs_err_all": float(err.max()), "tolerance": tolerance,
-            "parity": bool(same.any() and max_err <= tolerance), "tensorrt_problems": tensorrt_problems(graph)}
+    return (kept_ort != kept_torch).any(1), near_tie
