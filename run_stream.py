@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         from stream.pipeline import Pipeline
         from stream.report import format_report, write_report
 
-        pipeline = Pipeline(settings)
+        pipeline = Pipeline.from_settings(settings)
     except (ValueError, OSError, RuntimeError) as err:  # FileNotFoundError is an OSError
         message = " ".join(str(err).split())  # always one line
         print(f"run_stream.py: error: {message}", file=sys.stderr)

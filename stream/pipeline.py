@@ -2,6 +2,8 @@
 
     source --q--> 2D (MediaPipe) --q--> lifter (ring, engine, root, filter) --q--> publisher
 
+The parts come ready-made from :mod:`stream.build`; the stages here never read ``Settings``.
+
 Why threads, not processes: the heavy work (MediaPipe's graph, ONNX Runtime / torch kernels,
 OpenCV decoding) runs in C++ with the GIL released, so threads overlap it as processes would.
 Measured on the 2-core dev box (2D stage and lifter, 90 frames, 3 interleaved trials each, under
@@ -19,11 +21,9 @@ before a gap, which no newer window covers). With ``as_fast_as_possible`` the qu
 block instead and every frame is processed.
 
 Every frame is stamped at each stage boundary (``FrameRecord``); the report built at the end
-(or on Ctrl-C) has per-stage and glass-to-publish percentiles, rates, counts and per-frame data.
+(or on Ctrl-C) by :mod:`stream.outcome` has per-stage and glass-to-publish percentiles, rates,
+counts and per-frame data.
 
-Nothing is lost silently: every captured frame ends in exactly one counted outcome (published,
-dropped in a queue or by the socket, skipped by the lifter, no person, not finite), and the
-report's ``unaccounted`` count, captured frames minus all outcomes, is 0 after a clean stop.
 The source's state (``ok``, ``reconnecting``, ``stalled``, ``ended``) is published in the meta
 message as ``source_state``, at once when it changes. SIGINT and SIGTERM stop the source and let
 the frames in flight drain through every stage before the sockets close and the report is
@@ -31,7 +31,6 @@ built; a second signal exits at once.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -39,20 +38,20 @@ import sys
 import threading
 import time
 from collections import deque
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from engines.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS
 from stream import wire
-from stream.config import Settings
-from stream.lifter import LifterStage
-from stream.pose2d import create_pose2d
-from stream.publisher import Publisher
+from stream.build import Components, RunOptions, build_components, run_options
+from stream.outcome import build_report
 from stream.record import FrameRecord
 from stream.report import LatencyReport
-from stream.smoothing import PoseSmoother
-from stream.sources import ENDED, Source, open_source
+from stream.sources import ENDED, Source
+
+if TYPE_CHECKING:
+    from engines.runtime import Engine
+    from stream.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -104,109 +103,37 @@ class StageQueue:
             return items
 
 
-def load_default_engine(settings: Settings):
-    """The engine for ``lifter.weights``: a checkpoint (.safetensors) or an exported ``.onnx`` graph."""
-    from engines.runtime import load_engine
-
-    weights = settings.lifter.weights
-    onnx = weights if weights is not None and weights.suffix.lower() == ".onnx" else None
-    options = {} if settings.lifter.frame_cache is None else {"frame_cache": settings.lifter.frame_cache}
-    return load_engine(weights=None if onnx else weights, onnx=onnx, backend=settings.lifter.backend,
-                       lookahead=settings.lifter.lookahead, threads=settings.lifter.threads,
-                       flip=settings.lifter.flip, **options)
-
-
 def _finite_2d(pose) -> bool:
     return bool(np.isfinite(pose.landmarks_px).all() and np.isfinite(pose.visibility).all())
 
 
-def _reader_counts(reader) -> dict[str, int]:
-    """A reconnecting camera's failure counts (absent for files)."""
-    names = {"read_failures": "camera_read_failures", "reconnects": "camera_reconnects",
-             "reopen_failures": "camera_reopen_failures"}
-    return {label: getattr(reader, name) for name, label in names.items() if hasattr(reader, name)}
-
-
-def _plain(value: Any) -> Any:
-    """Anything JSON/msgpack cannot hold (paths, numpy scalars) as text."""
-    return json.loads(json.dumps(value, default=str))
-
-
 class Pipeline:
-    """Builds every stage from ``Settings`` (opening the source, the 2D model, the engine and the
-    socket, so a bad setting fails here, before any thread starts) and runs them."""
+    """Runs ready parts (see :mod:`stream.build`) as four stages in threads, and reports the run."""
 
-    def __init__(self, settings: Settings, engine=None, source: Source | None = None) -> None:
-        self.settings = s = settings
-        self.stop = threading.Event()
-        src = s.source
-        self.source = source if source is not None else open_source(
-            src.uri, src.as_fast_as_possible, src.images_fps, src.camera_width, src.camera_height, src.camera_fps,
-            loop=src.loop, reconnect_backoff_s=src.reconnect_backoff_s,
-            reconnect_backoff_max_s=src.reconnect_backoff_max_s, reconnect_timeout_s=src.reconnect_timeout_s,
-            stall_s=src.stall_s, stop=self.stop)
-        self.pose2d = self.publisher = None
-        try:
-            self.pose2d = create_pose2d(**s.pose2d.model_dump())
-            self.engine = engine if engine is not None else load_default_engine(s)
-            if self.engine.lookahead != s.lifter.lookahead:
-                raise ValueError(f"engine lookahead {self.engine.lookahead} != lifter.lookahead {s.lifter.lookahead}")
-            smoother = (PoseSmoother(self.source.fps, s.filter.min_cutoff, s.filter.beta, s.filter.d_cutoff)
-                        if s.filter.enabled else None)
-            live = not s.source.as_fast_as_possible or self.source.source_id.startswith("camera:")
-            self.lifter = LifterStage(self.engine, s.lifter.hold_frames, s.root.enabled, s.root.focal_px,
-                                      s.root.hfov_deg, smoother, s.lifter.max_batch if live else None,
-                                      s.lifter.min_key_score, tuple(s.lifter.key_joints), s.lifter.fuse_world)
-            p = s.publisher
-            self.publisher = Publisher(p.endpoint, p.stream_id, p.send_hwm, p.meta_interval_s,
-                                       allow_remote=p.allow_remote, curve_secret_key=p.curve_secret_key,
-                                       curve_allowed_clients=p.curve_allowed_clients)
-        except BaseException:
-            self.close()
-            raise
-        self.queues = {"wait_2d": StageQueue(s.pipeline.frame_queue, live, self.stop),
-                       "wait_lift": StageQueue(s.pipeline.pose_queue, live, self.stop),
-                       "wait_publish": StageQueue(s.pipeline.pose_queue, live, self.stop)}
-        self.report = LatencyReport(s.pipeline.report_frames)
+    def __init__(self, parts: Components, options: RunOptions) -> None:
+        self.stop, self.source, self.pose2d = parts.stop, parts.source, parts.pose2d
+        self.engine, self.lifter, self.publisher = parts.engine, parts.lifter, parts.publisher
+        self.options = options
+        drop = options.drop_oldest
+        self.queues = {"wait_2d": StageQueue(options.frame_queue, drop, self.stop),
+                       "wait_lift": StageQueue(options.pose_queue, drop, self.stop),
+                       "wait_publish": StageQueue(options.pose_queue, drop, self.stop)}
+        self.report = LatencyReport(options.report_frames)
         self.errors: list[BaseException] = []
         self.captured = self.non_finite_2d = 0
         self.capture_span_ns = [0, 0]
-        self.source_state = self.source.state()
-        self.publisher.description = _plain(self.describe())
-        self._warm_up()
+        self.source_state = self.publisher.description["source_state"]  # the state consumers were told
 
-    def _warm_up(self) -> None:
-        """Run the engine once so one-off initialisation does not land on the first frames (the
-        2D model is warmed up by ``create_pose2d``)."""
-        self.engine.run(np.zeros((1, self.engine.window, NUM_JOINTS, 2), np.float32))
-
-    def describe(self) -> dict:
-        """The stream description consumers get on ``meta/<stream_id>``."""
-        s = self.settings
-        return {
-            "joint_names": list(JOINT_NAMES),
-            "parents": list(PARENTS),
-            "units": {"pose3d": "m", "pose2d": "px", "score": "1", "root": "m"},
-            "coordinates": {
-                "pose3d": "camera frame, x right, y down, z forward; root-relative (pelvis at 0)",
-                "root": "camera frame, x right, y down, z forward; pelvis position from the camera",
-                "pose2d": "image pixels, origin top-left, x right, y down",
-            },
-            "model": self.engine.describe(),
-            "window": self.engine.window,
-            "lookahead": self.engine.lookahead,
-            "fps": self.source.fps,
-            "source": self.source.source_id,
-            "source_state": self.source_state,
-            "root": {"enabled": s.root.enabled, "focal_px": s.root.focal_px, "hfov_deg": s.root.hfov_deg},
-            "filter": s.filter.model_dump(),
-            "topics": {"pose": wire.pose_topic(s.publisher.stream_id).decode(),
-                       "meta": wire.meta_topic(s.publisher.stream_id).decode()},
-        }
+    @classmethod
+    def from_settings(cls, settings: Settings, engine: Engine | None = None,
+                      source: Source | None = None) -> Pipeline:
+        """The pipeline ``settings`` describe; ``engine`` and ``source`` (tests) replace the ones they name."""
+        parts = build_components(settings, engine, source)
+        return cls(parts, run_options(settings, parts.source))
 
     # --- stages -----------------------------------------------------------------------------
     def _read(self) -> None:
-        out, limit = self.queues["wait_2d"], self.settings.pipeline.max_frames
+        out, limit = self.queues["wait_2d"], self.options.max_frames
         for frame in self.source:
             if self.stop.is_set():
                 break
@@ -250,7 +177,6 @@ class Pipeline:
 
     def _publish(self) -> None:
         inbox, pub = self.queues["wait_publish"], self.publisher
-        s = self.settings
         while True:
             state = self.source.state()
             self._announce_state(self.source_state if state == ENDED else state)  # ended: after the last pose
@@ -260,7 +186,7 @@ class Pipeline:
             if rec is None:
                 continue
             rec.stamp("wait_publish")
-            parts = wire.encode_pose(rec, s.publisher.stream_id, self.engine.lookahead, self.source.fps,
+            parts = wire.encode_pose(rec, pub.stream_id, self.engine.lookahead, self.source.fps,
                                      time.time_ns(), pub.next_pub_seq)
             sent = pub.send(parts)
             rec.stamp("publish")
@@ -306,7 +232,7 @@ class Pipeline:
         t_start = time.time_ns()
         restore = self._handle_signals()
         try:
-            self._wait_for_subscriber(self.settings.publisher.wait_for_subscriber_s)
+            self._wait_for_subscriber(self.options.wait_for_subscriber_s)
             for thread in threads:
                 thread.start()
             for thread in threads:
@@ -323,7 +249,7 @@ class Pipeline:
             self.close()
         if self.errors:
             raise self.errors[0]
-        return self.build_report(time.time_ns() - t_start)
+        return build_report(self, time.time_ns() - t_start)
 
     def _wait_for_subscriber(self, timeout_s: float) -> None:
         """Wait for a first subscriber, in short steps so that a signal can end the wait."""
@@ -358,42 +284,6 @@ class Pipeline:
                 signal.signal(sig, handler)
         return restore
 
-    def build_report(self, wall_ns: int) -> dict:
-        span_s = (self.capture_span_ns[1] - self.capture_span_ns[0]) / 1e9
-        input_fps = (self.captured - 1) / span_s if self.captured > 1 and span_s > 0 else 0.0
-        lifter, source = self.lifter, self.source
-        counts = {
-            "captured": self.captured,
-            "dropped_at_source": source.frames_skipped,
-            "invalid_frames": source.frames_invalid,
-            **{f"dropped_{name}": q.dropped for name, q in self.queues.items()},
-            "no_person": lifter.no_person,
-            "left_right_repaired": lifter.left_right.repaired,
-            "non_finite_2d": self.non_finite_2d,
-            "held_invalid": lifter.held,
-            "skipped_by_lifter": lifter.skipped,
-            "non_finite_3d": lifter.non_finite,
-            "root_failed": lifter.root_failed,
-            "not_confident": lifter.not_confident,
-            "published": self.publisher.sent,
-            "dropped_by_socket": self.publisher.dropped,
-            "meta_sent": self.publisher.meta_sent,
-            "meta_dropped": self.publisher.meta_dropped,
-            "source_stalls": source.stalls,
-            "window_restarts_at_gaps": lifter.epoch_restarts,
-            **_reader_counts(source.reader),
-        }
-        outcomes = (counts["published"] + counts["dropped_by_socket"] + counts["skipped_by_lifter"]
-                    + counts["non_finite_3d"] + counts["no_person"] - counts["held_invalid"]
-                    + sum(q.dropped for q in self.queues.values()))
-        counts["unaccounted"] = self.captured - outcomes
-        info = {"wall_s": round(wall_ns / 1e9, 3), "source": self.source.source_id, "paced": self.source.paced,
-                "invalid_frame_reasons": dict(self.source.invalid_reasons),
-                "source_fps": self.source.fps, "endpoint": self.publisher.endpoint,
-                "engine": _plain(self.engine.describe()), "settings": self.settings.model_dump(mode="json")}
-        return self.report.build(counts, info, input_fps)
-
     def close(self) -> None:
         for part in (self.source, self.pose2d, self.publisher):
-            if part is not None:
-                part.close()
+            part.close()

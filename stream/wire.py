@@ -11,7 +11,9 @@ without a network. The format is specified in ``docs/wire-format.md``; in short:
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgpack
 import numpy as np
@@ -29,6 +31,11 @@ def pose_topic(stream_id: str) -> bytes:
 
 def meta_topic(stream_id: str) -> bytes:
     return f"{META_PREFIX}{stream_id}".encode()
+
+
+def plain(value: Any) -> Any:
+    """Anything JSON/msgpack cannot hold (paths, numpy scalars) as text."""
+    return json.loads(json.dumps(value, default=str))
 
 
 def _le(array: np.ndarray, dtype: str) -> np.ndarray:

@@ -101,7 +101,7 @@ def faulty_run():
     endpoint = f"tcp://127.0.0.1:{free_port()}"
     settings = load_settings(values={"publisher.endpoint": endpoint, "publisher.wait_for_subscriber_s": 30,
                                      "pipeline.print_report": False})
-    pipeline = Pipeline(settings, source=source)
+    pipeline = Pipeline.from_settings(settings, source=source)
     pipeline.pose2d = NaNEvery(pipeline.pose2d, 7)
     events, done = [], threading.Event()
     sub = Subscriber(endpoint, "cam0")

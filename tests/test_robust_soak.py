@@ -16,7 +16,7 @@ def test_one_minute_soak_keeps_memory_flat_and_accounts_for_every_frame(tmp_path
     settings = load_settings(ROOT / "config.yaml", values={
         "source.uri": str(ROOT / "assets" / "sample.mp4"), "source.loop": True,
         "publisher.endpoint": "tcp://127.0.0.1:*", "pipeline.print_report": False})
-    summary = soak(Pipeline(settings), minutes=1, steady_subscribers=2, churn_every_s=2, warmup_s=20)
+    summary = soak(Pipeline.from_settings(settings), minutes=1, steady_subscribers=2, churn_every_s=2, warmup_s=20)
     assert summary["checks"] == {"rss_flat": True, "queues_bounded": True, "every_drop_counted": True,
                                  "seq_monotonic": True, "steady_subscribers_lost_nothing": True}
     counts = summary["counts"]

@@ -46,7 +46,7 @@ def test_overrides_are_typed_yaml_scalars():
 
 
 def test_frame_cache_setting_reaches_the_engine():
-    from stream.pipeline import load_default_engine
+    from stream.build import load_default_engine
 
     base = ["lifter.backend=onnxruntime-cpu"]
     assert load_default_engine(load_settings(CONFIG, base)).describe()["frame_cache"] is True

@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         from stream.pipeline import Pipeline
         from stream.soak import plot_soak, soak
 
-        pipeline = Pipeline(settings)
+        pipeline = Pipeline.from_settings(settings)
         summary = soak(pipeline, args.minutes, args.steady, args.churn_every, args.warmup)
     except (ValueError, OSError, RuntimeError) as err:
         print(f"soak.py: error: {' '.join(str(err).split())}", file=sys.stderr)
