@@ -4,20 +4,18 @@ Input is what the lifter produces: (N, 17, 3) root-relative poses in metres, cam
 (x right, y down, z forward), with an optional (N, 3) pelvis position from the camera. Every
 format is written in one Y-up frame: the camera frame turned 180 degrees about x, i.e.
 (x, y, z)_out = (x, -y, -z)_camera, so y is up and z points from the scene toward the camera.
-The pelvis sits at the root estimate where there is one, else at the origin. The conventions of
-the BVH skeleton and its rotations are in docs/motion-export.md; in short:
+The pelvis sits at the root estimate where there is one, else at the origin. The BVH skeleton
+is the humanoid of :mod:`engines.humanoid` (that frame is this one), and so are its rotations; in
+short (docs/motion-export.md):
 
-* Hierarchy: ``Hips`` (pelvis) with the legs, and ``Spine`` -> ``Neck`` (thorax) carrying ``Head``
-  (nose) and both arms. The five H36M leaves (ankles, wrists, head top) are End Sites: nothing
-  measured says how a foot or hand is turned, so no rotation is invented for them.
-* Bone lengths are the clip's medians, so the skeleton is rigid.
-* Rest pose: Y up, facing +Z, arms out sideways (T-pose), legs and spine straight; the offsets
-  from the pelvis to hips and spine and from the thorax to shoulders and nose are the clip's
-  median shape of those two rigid groups.
-* Rotations: the pelvis and thorax are turned by the least-squares rotation (Kabsch) taking their
-  three rest offsets onto the observed ones; every other joint by the smallest rotation, relative
-  to its parent, taking its rest bone direction onto the observed one (no twist about the bone).
-  Channels are ``Zrotation Xrotation Yrotation`` (R = Rz Rx Ry), in degrees, unwrapped over time.
+* Hierarchy: Unity's humanoid bone names, ``Hips`` (pelvis) with the legs and ``Spine`` ->
+  ``Chest`` (thorax) carrying the arms and ``Neck`` (at the thorax, zero offset) -> ``Head``
+  (nose). The four leaves (feet and hands at the ankles and wrists) and the head top are End
+  Sites: nothing measured says how a foot or hand is turned, so no rotation is invented for them.
+* Rest pose: :mod:`engines.humanoid`'s T-pose, with the clip's median bone lengths (a rigid
+  skeleton) and its median shape of the hips and the shoulders.
+* Rotations: :func:`engines.humanoid.solve`. Channels are ``Zrotation Xrotation Yrotation``
+  (R = Rz Rx Ry), in degrees, unwrapped over time.
 """
 from __future__ import annotations
 
@@ -28,45 +26,16 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from engines.skeleton import BONES, JOINT_INDEX, JOINT_NAMES, NUM_JOINTS, PARENTS, bone_lengths
+from engines import humanoid
+from engines.skeleton import BONES, JOINT_INDEX, JOINT_NAMES, NUM_JOINTS, bone_lengths
 from engines.stream_rows import rows_of_stream
 
 UNITS = {"m": 1.0, "cm": 100.0, "mm": 1000.0}
 # A pelvis moving this far between two frames is not a person walking (15 m/s at 30 fps): the
 # tracker switched people or the root fit failed.
 ROOT_JUMP_M = 0.5
-CAMERA_TO_Y_UP = np.array([1.0, -1.0, -1.0])  # a proper rotation: 180 degrees about x
+CAMERA_TO_Y_UP = humanoid.CAMERA_TO_HUMANOID  # a proper rotation: 180 degrees about x
 EULER_ORDER = "ZXY"
-BVH_NAMES = {
-    "pelvis": "Hips", "right_hip": "RightUpLeg", "right_knee": "RightLeg", "left_hip": "LeftUpLeg",
-    "left_knee": "LeftLeg", "spine": "Spine", "thorax": "Neck", "neck_nose": "Head",
-    "left_shoulder": "LeftArm", "left_elbow": "LeftForeArm", "right_shoulder": "RightArm",
-    "right_elbow": "RightForeArm",
-}
-CHILDREN = {j: [c for c, p in enumerate(PARENTS) if p == j] for j in range(NUM_JOINTS)}
-
-
-def _depth_first(joint: int = 0) -> list[int]:
-    return [joint] + [j for child in CHILDREN[joint] for j in _depth_first(child)]
-
-
-# Joints that carry rotations, in the order of the file's hierarchy (and so of its channels).
-BVH_JOINTS = [j for j in _depth_first() if CHILDREN[j]]
-END_SITES = [j for j in range(NUM_JOINTS) if not CHILDREN[j]]       # ankles, head top, wrists
-# Rest direction of each single-child bone, by child joint: legs down, spine and head up, T-pose arms.
-_REST_DIRECTION = {
-    "right_knee": (0, -1, 0), "right_ankle": (0, -1, 0), "left_knee": (0, -1, 0), "left_ankle": (0, -1, 0),
-    "thorax": (0, 1, 0), "head_top": (0, 1, 0),
-    "left_elbow": (1, 0, 0), "left_wrist": (1, 0, 0), "right_elbow": (-1, 0, 0), "right_wrist": (-1, 0, 0),
-}
-# The joints with three children (pelvis, thorax) and how their frame is built: x from the right
-# to the left child, y along the spine (``up_from`` -> ``up_to``) made orthogonal to x, z = x cross y.
-_GROUPS = {  # joint: (right, left, up_from, up_to)
-    JOINT_INDEX["pelvis"]: tuple(JOINT_INDEX[n] for n in ("right_hip", "left_hip", "pelvis", "spine")),
-    JOINT_INDEX["thorax"]: tuple(JOINT_INDEX[n] for n in ("right_shoulder", "left_shoulder", "spine", "thorax")),
-}
-
-
 @dataclass
 class Motion:
     """A clip to export: root-relative camera-frame poses, metres, at ``fps``."""
@@ -188,86 +157,50 @@ def load_motion(path: str | Path, stream_id: str | None = None, fps: float | Non
 
 
 # --- BVH -------------------------------------------------------------------------------------
+# BVH joints: the humanoid bones that turn (engines/humanoid.py), parents first; the four leaves
+# (feet, hands) and the head top are End Sites.
+BVH_BONES = [b for b, bone in enumerate(humanoid.BONES) if bone in humanoid.REST_DIRECTIONS or humanoid.BONE_PARENT[b] < 0
+             or bone == "Chest"]
+BVH_NAMES = {}  # H36M joint name -> the BVH joint at it (the first, where two share a joint)
+for _b in BVH_BONES:
+    BVH_NAMES.setdefault(JOINT_NAMES[humanoid.BONE_JOINT[_b]], humanoid.BONES[_b])
+_CHILD_BONES = {b: [c for c in range(len(humanoid.BONES)) if humanoid.BONE_PARENT[c] == b] for b in BVH_BONES}
+HEAD, HEAD_TOP = humanoid.BONES.index("Head"), JOINT_INDEX["head_top"]
+
+
 @dataclass
 class BvhSkeleton:
-    """Rest offsets (parent -> joint, metres, Y up) of every joint and End Site."""
+    """Rest offsets (parent -> bone, metres, Y up) of every humanoid bone, and of the head top."""
 
-    offsets: np.ndarray              # (17, 3); the pelvis row is zero
+    offsets: np.ndarray              # (B, 3), humanoid.BONES order; the hips' row is zero
+    head_top: np.ndarray             # (3,)
 
     @classmethod
-    def fit(cls, positions: np.ndarray) -> "BvhSkeleton":
-        """Median bone lengths; rest directions as in the module docstring."""
-        length = {c: median for (_, c), median in zip(BONES, np.median(bone_lengths(positions), axis=0))}
-        offsets = np.zeros((NUM_JOINTS, 3))
-        for name, direction in _REST_DIRECTION.items():
-            offsets[JOINT_INDEX[name]] = np.array(direction) * length[JOINT_INDEX[name]]
-        for joint in _GROUPS:
-            children = CHILDREN[joint]
-            frames = _group_frames(positions, joint)                           # (N, 3, 3) columns x, y, z
-            local = np.einsum("nji,ncj->nci", frames, positions[:, children] - positions[:, [joint]])
-            directions = np.median(local, axis=0)
-            for child, direction in zip(children, directions):
-                offsets[child] = direction / np.linalg.norm(direction) * length[child]
-        return cls(offsets)
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.linalg.norm(v, axis=-1, keepdims=True)
-
-
-def _group_frames(positions: np.ndarray, joint: int) -> np.ndarray:
-    """(N, 3, 3) orthonormal frames (columns x left, y up, z forward) of the pelvis or thorax."""
-    right, left, up_from, up_to = _GROUPS[joint]
-    x = _unit(positions[:, left] - positions[:, right])
-    up = positions[:, up_to] - positions[:, up_from]
-    y = _unit(up - np.sum(up * x, axis=-1, keepdims=True) * x)
-    return np.stack([x, y, np.cross(x, y)], axis=-1)
-
-
-def solve_rotations(positions: np.ndarray, skeleton: BvhSkeleton) -> dict[int, Rotation]:
-    """Local rotation (relative to the parent) of every BVH joint, per frame."""
-    world: dict[int, Rotation] = {}
-    local: dict[int, Rotation] = {}
-    for joint in BVH_JOINTS:
-        children = CHILDREN[joint]
-        parent = world.get(PARENTS[joint], Rotation.identity(len(positions)))
-        observed = positions[:, children] - positions[:, [joint]]
-        if len(children) > 1:   # rigid group: least-squares fit of all three offsets
-            world[joint] = Rotation.concatenate([Rotation.align_vectors(observed[n], skeleton.offsets[children])[0]
-                                                 for n in range(len(positions))])
-            local[joint] = parent.inv() * world[joint]
-        else:                   # one bone: the smallest turn from the rest direction, in the parent's frame
-            local[joint] = shortest_arc(skeleton.offsets[children[0]], parent.inv().apply(observed[:, 0]))
-            world[joint] = parent * local[joint]
-    return local
-
-
-def shortest_arc(rest: np.ndarray, targets: np.ndarray) -> Rotation:
-    """Per row of ``targets`` (N, 3), the smallest rotation turning direction ``rest`` onto it
-    (half a turn about an axis perpendicular to ``rest`` when they are opposite)."""
-    a, b = _unit(np.asarray(rest, dtype=np.float64)), _unit(targets)
-    axis = np.cross(a, b)
-    sin, cos = np.linalg.norm(axis, axis=-1), b @ a
-    opposite = sin < 1e-9
-    perpendicular = np.cross(a, np.eye(3)[np.argmin(np.abs(a))])
-    axis[opposite] = perpendicular
-    return Rotation.from_rotvec(_unit(axis) * np.arctan2(sin, cos)[:, None])
+    def fit(cls, solved: humanoid.HumanoidPose, positions: np.ndarray) -> "BvhSkeleton":
+        """The clip's median offsets: below a one-child bone its rest direction at the median
+        bone length; below the hips and chest their median shape."""
+        direction = np.median(solved.offsets, axis=0)
+        length = np.median(np.linalg.norm(solved.offsets, axis=-1), axis=0)
+        norm = np.linalg.norm(direction, axis=-1, keepdims=True)
+        offsets = np.divide(direction, norm, out=np.zeros_like(direction), where=norm > 0) * length[:, None]
+        offsets[0] = 0.0
+        head = np.median(np.linalg.norm(positions[:, HEAD_TOP] - positions[:, JOINT_INDEX["neck_nose"]], axis=-1))
+        return cls(offsets, np.array(humanoid.REST_DIRECTIONS["Head"]) * head)
 
 
 def write_bvh(path: str | Path, motion: Motion, units: str = "m") -> Path:
     """Write ``motion`` as BVH; returns the path."""
     scale = _scale(units)
     positions = motion.positions()
-    skeleton = BvhSkeleton.fit(positions)
-    rotations = solve_rotations(positions, skeleton)
+    solved = humanoid.solve(positions)
+    skeleton = BvhSkeleton.fit(solved, positions)
     columns = [positions[:, 0] * scale]
-    for joint in BVH_JOINTS:
+    for bone in _depth_first():
         with warnings.catch_warnings():  # at gimbal lock scipy warns, but the angles still give the rotation
             warnings.simplefilter("ignore", UserWarning)
-            angles = rotations[joint].as_euler(EULER_ORDER)
+            angles = Rotation.from_matrix(solved.local[:, bone]).as_euler(EULER_ORDER)
         columns.append(np.degrees(np.unwrap(angles, axis=0)))
-    offsets = np.where(np.abs(skeleton.offsets) < 5e-7, 0.0, skeleton.offsets * scale)  # no "-0.000000"
-    lines = ["HIERARCHY", *_hierarchy(0, offsets, 0), "MOTION",
+    lines = ["HIERARCHY", *_hierarchy(0, skeleton.offsets * scale, skeleton.head_top * scale, 0), "MOTION",
              f"Frames: {len(positions)}", f"Frame Time: {1.0 / motion.fps:.8f}"]
     values = np.concatenate(columns, axis=1)
     lines += [" ".join(f"{v:.6f}" for v in row) for row in values]
@@ -277,20 +210,36 @@ def write_bvh(path: str | Path, motion: Motion, units: str = "m") -> Path:
     return path
 
 
-def _hierarchy(joint: int, offsets: np.ndarray, depth: int) -> list[str]:
+def _depth_first(bone: int = 0) -> list[int]:
+    return [bone] + [b for child in _CHILD_BONES[bone] if child in _CHILD_BONES for b in _depth_first(child)]
+
+
+def _hierarchy(bone: int, offsets: np.ndarray, head_top: np.ndarray, depth: int) -> list[str]:
     pad, inner = "\t" * depth, "\t" * (depth + 1)
-    offset = " ".join(f"{v:.6f}" for v in offsets[joint])
-    if joint in END_SITES:
-        return [f"{pad}End Site", f"{pad}{{", f"{inner}OFFSET {offset}", f"{pad}}}"]
-    channels = "Zrotation Xrotation Yrotation"
-    if PARENTS[joint] < 0:
-        head, channels = f"ROOT {BVH_NAMES[JOINT_NAMES[joint]]}", f"6 Xposition Yposition Zposition {channels}"
+    name = humanoid.BONES[bone]
+    if humanoid.BONE_PARENT[bone] < 0:
+        lines = [f"{pad}ROOT {name}", f"{pad}{{", f"{inner}OFFSET {_xyz(offsets[bone])}",
+                 f"{inner}CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation"]
     else:
-        head, channels = f"JOINT {BVH_NAMES[JOINT_NAMES[joint]]}", f"3 {channels}"
-    lines = [f"{pad}{head}", f"{pad}{{", f"{inner}OFFSET {offset}", f"{inner}CHANNELS {channels}"]
-    for child in CHILDREN[joint]:
-        lines += _hierarchy(child, offsets, depth + 1)
+        lines = [f"{pad}JOINT {name}", f"{pad}{{", f"{inner}OFFSET {_xyz(offsets[bone])}",
+                 f"{inner}CHANNELS 3 Zrotation Xrotation Yrotation"]
+    for child in _CHILD_BONES[bone]:
+        if child in _CHILD_BONES:
+            lines += _hierarchy(child, offsets, head_top, depth + 1)
+        else:
+            lines += _end_site(offsets[child], depth + 1)
+    if bone == HEAD:
+        lines += _end_site(head_top, depth + 1)
     return lines + [f"{pad}}}"]
+
+
+def _end_site(offset: np.ndarray, depth: int) -> list[str]:
+    pad = "\t" * depth
+    return [f"{pad}End Site", f"{pad}{{", f"{pad}\tOFFSET {_xyz(offset)}", f"{pad}}}"]
+
+
+def _xyz(offset: np.ndarray) -> str:
+    return " ".join(f"{v:.6f}" for v in np.where(np.abs(offset) < 5e-7, 0.0, offset))  # no "-0.000000"
 
 
 # --- marker formats --------------------------------------------------------------------------
