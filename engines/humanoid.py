@@ -68,7 +68,14 @@ _FRAMES = {"Hips": ("right_hip", "left_hip", "pelvis", "spine"),
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+    return v / np.sqrt(np.sum(v * v, axis=-1, keepdims=True))
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.cross`` of (..., 3) vectors, without its axis shuffling (a pose is solved per frame)."""
+    a, b = np.broadcast_arrays(a, b)
+    return np.stack([a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1], a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2],
+                     a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]], axis=-1)
 
 
 _DOWN, _UP = (0.0, -1.0, 0.0), (0.0, 1.0, 0.0)
@@ -100,20 +107,21 @@ def solve(positions: np.ndarray) -> HumanoidPose:
     module docstring."""
     p = np.asarray(positions, dtype=np.float64)
     n = len(p)
+    identity = np.broadcast_to(np.eye(3), (n, 3, 3))
     local = np.tile(np.eye(3), (n, len(BONES), 1, 1))
     world = local.copy()
     offsets = np.zeros((n, len(BONES), 3))
     for b, bone in enumerate(BONES):
         parent = BONE_PARENT[b]
-        parent_world = world[:, parent] if parent >= 0 else np.tile(np.eye(3), (n, 1, 1))
+        parent_world = world[:, parent] if parent >= 0 else identity
         relative = p[:, BONE_JOINT[b]] - (p[:, BONE_JOINT[parent]] if parent >= 0 else 0.0)
-        offsets[:, b] = np.einsum("nji,nj->ni", parent_world, relative)  # parent_world^T @ relative
+        offsets[:, b] = (relative[:, None, :] @ parent_world)[:, 0]  # parent_world^T @ relative
         if bone in _FRAMES:
             right, left, low, high = (JOINT_INDEX[j] for j in _FRAMES[bone])
             world[:, b] = _frame(p[:, left] - p[:, right], p[:, high] - p[:, low])
-            local[:, b] = np.einsum("nji,njk->nik", parent_world, world[:, b])
+            local[:, b] = parent_world.transpose(0, 2, 1) @ world[:, b]
         elif bone in _TIP:
-            observed = np.einsum("nji,nj->ni", parent_world, p[:, _TIP[bone]] - p[:, BONE_JOINT[b]])
+            observed = ((p[:, _TIP[bone]] - p[:, BONE_JOINT[b]])[:, None, :] @ parent_world)[:, 0]
             local[:, b] = shortest_arc(np.array(REST_DIRECTIONS[bone]), observed)
             world[:, b] = parent_world @ local[:, b]
         else:  # a leaf: it follows its parent
@@ -141,17 +149,27 @@ def _frame(right_to_left: np.ndarray, up: np.ndarray) -> np.ndarray:
     """(N, 3, 3) rotations whose columns are x (toward the left), y (up, orthogonal to x), z = x × y."""
     x = _unit(right_to_left)
     y = _unit(up - np.sum(up * x, axis=-1, keepdims=True) * x)
-    return np.stack([x, y, np.cross(x, y)], axis=-1)
+    return np.stack([x, y, _cross(x, y)], axis=-1)
 
 
 def shortest_arc(rest: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """(N, 3, 3): per row of ``targets`` (N, 3), the smallest rotation turning direction ``rest``
-    onto it (half a turn about an axis perpendicular to ``rest`` when they are opposite)."""
+    onto it (half a turn about an axis perpendicular to ``rest`` when they are opposite).
+
+    Rodrigues' formula for unit a, b: R = I + [v]x + [v]x^2 / (1 + a.b), with v = a x b.
+    """
     a, b = _unit(np.asarray(rest, dtype=np.float64)), _unit(np.asarray(targets, dtype=np.float64))
-    axis = np.cross(a, b)
-    sin, cos = np.linalg.norm(axis, axis=-1), b @ a
-    axis[sin < 1e-9] = np.cross(a, np.eye(3)[np.argmin(np.abs(a))])
-    return Rotation.from_rotvec(_unit(axis) * np.arctan2(sin, cos)[:, None]).as_matrix()
+    v = _cross(a, b)
+    cos = b @ a
+    k = np.zeros((len(b), 3, 3))
+    k[:, 0, 1], k[:, 0, 2], k[:, 1, 2] = -v[:, 2], v[:, 1], -v[:, 0]
+    k -= k.transpose(0, 2, 1)
+    opposite = cos < -1 + 1e-9
+    out = np.eye(3) + k + (k @ k) / np.where(opposite, 1.0, 1 + cos)[:, None, None]
+    if opposite.any():  # half a turn about any axis perpendicular to a
+        axis = _unit(_cross(a, np.eye(3)[np.argmin(np.abs(a))]))
+        out[opposite] = 2 * np.outer(axis, axis) - np.eye(3)
+    return out
 
 
 def to_unity(positions: np.ndarray, quaternions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

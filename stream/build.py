@@ -1,8 +1,8 @@
 """Settings -> the live pipeline's parts, ready to run.
 
 Everything is built here, before any thread starts: the source is opened, the 2D model and the
-engine are loaded, the socket is bound and given the stream's description, and the engine is
-warmed up. So a bad setting or an unusable file fails here, and the stage loops
+engine are loaded, the socket is bound and given the stream's description, the other outputs
+(:mod:`stream.sinks`) are started, and the engine is warmed up. So a bad setting or an unusable file fails here, and the stage loops
 (:mod:`stream.pipeline`) get ready parts and a few plain values, never ``Settings``.
 """
 from __future__ import annotations
@@ -19,6 +19,7 @@ from stream.config import Settings
 from stream.lifter import LifterStage
 from stream.pose2d import SolutionsPose, TasksPose, create_pose2d
 from stream.publisher import Publisher
+from stream.sinks import SinkRunner, start_sinks
 from stream.smoothing import PoseSmoother
 from stream.sources import Source, open_source
 
@@ -36,6 +37,7 @@ class Components:
     engine: Engine
     lifter: LifterStage
     publisher: Publisher  # its description (the meta message) already set
+    sinks: list[SinkRunner]  # the other outputs, each running in its own thread
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,11 @@ def build_components(settings: Settings, engine: Engine | None = None, source: S
         publisher = Publisher(p.endpoint, p.stream_id, p.send_hwm, p.meta_interval_s,
                               allow_remote=p.allow_remote, curve_secret_key=p.curve_secret_key,
                               curve_allowed_clients=p.curve_allowed_clients)
+        try:
+            sinks = start_sinks(s.sinks, p.stream_id)
+        except BaseException:
+            publisher.close()
+            raise
     except BaseException:
         source.close()
         if pose2d is not None:
@@ -103,7 +110,7 @@ def build_components(settings: Settings, engine: Engine | None = None, source: S
         raise
     publisher.description = wire.plain(describe_stream(s, engine, source))
     _warm_up(engine)
-    return Components(stop, source, pose2d, engine, lifter, publisher)
+    return Components(stop, source, pose2d, engine, lifter, publisher, sinks)
 
 
 def run_options(settings: Settings, source: Source) -> RunOptions:

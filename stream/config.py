@@ -7,7 +7,7 @@ Every setting has a default here and a comment in ``config.yaml``. Unknown keys 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -122,6 +122,59 @@ class PipelineSettings(_Section):
     print_report: bool = True
 
 
+class _SinkSettings(_Section):
+    queue: int = Field(64, ge=1)  # frames waiting for this sink; a full queue drops its oldest
+
+
+class RecordSinkSettings(_SinkSettings):
+    """Every published message into a recording (docs/recording.md), written when the run ends."""
+
+    type: Literal["record"] = "record"
+    path: Path | None = None  # None: kept in memory only (run_stream.py --annotate reads it)
+    queue: int = Field(4096, ge=1)
+
+
+class VmcSinkSettings(_SinkSettings):
+    """VMC over OSC/UDP (docs/outputs.md): to VSeeFace, VirtualMotionCapture, Warudo, EVMC4U, VMC4B."""
+
+    type: Literal["vmc"] = "vmc"
+    host: str = "127.0.0.1"
+    port: int = Field(39539, ge=1, le=65535)
+    bundle: bool = True  # one OSC bundle per frame (else one datagram per message)
+
+
+class Ros2SinkSettings(_SinkSettings):
+    """ROS 2 over DDS (cyclonedds), as rmw_cyclonedds_cpp speaks it."""
+
+    type: Literal["ros2"] = "ros2"
+    domain_id: int | None = Field(None, ge=0, le=232)  # None: $ROS_DOMAIN_ID, else 0
+    topic_prefix: str = "/hotstream"
+    frame_id: str = "camera"
+
+
+class McapSinkSettings(_SinkSettings):
+    """A ROS 2 bag (MCAP) with the same messages as the ros2 sink."""
+
+    type: Literal["mcap"] = "mcap"
+    path: Path
+    topic_prefix: str = "/hotstream"
+    frame_id: str = "camera"
+    queue: int = Field(1024, ge=1)
+
+
+class FoxgloveSinkSettings(_SinkSettings):
+    """The Foxglove live WebSocket: the skeleton as a 3D scene, and the 2D keypoints."""
+
+    type: Literal["foxglove"] = "foxglove"
+    host: str = "127.0.0.1"
+    port: int = Field(8765, ge=0, le=65535)
+    frame_id: str = "camera"
+
+
+SINK_SETTINGS = (RecordSinkSettings, VmcSinkSettings, Ros2SinkSettings, McapSinkSettings, FoxgloveSinkSettings)
+SinkSettings = Annotated[Union[SINK_SETTINGS], Field(discriminator="type")]
+
+
 class Settings(_Section):
     source: SourceSettings = SourceSettings()
     pose2d: Pose2DSettings = Pose2DSettings()
@@ -130,6 +183,7 @@ class Settings(_Section):
     filter: FilterSettings = FilterSettings()
     publisher: PublisherSettings = PublisherSettings()
     pipeline: PipelineSettings = PipelineSettings()
+    sinks: list[SinkSettings] = []  # outputs beside ZeroMQ (stream/sinks/), off by default
 
 
 def _describe(err: ValidationError) -> str:
@@ -143,9 +197,10 @@ def _describe(err: ValidationError) -> str:
 
 
 def load_settings(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (),
-                  values: dict[str, Any] | None = None) -> Settings:
+                  values: dict[str, Any] | None = None, extra_sinks: list[dict] = ()) -> Settings:
     """Settings from a YAML file (or the defaults when ``path`` is None), then ``values``
-    (``{"source.uri": "clip.mp4"}``, already typed), then ``key=value`` text overrides.
+    (``{"source.uri": "clip.mp4"}``, already typed), then ``key=value`` text overrides; then
+    ``extra_sinks`` appended to the file's ``sinks``.
 
     Raises ValueError with a one-line message naming the bad setting, FileNotFoundError when
     the file does not exist.
@@ -165,6 +220,8 @@ def load_settings(path: str | Path | None = None, overrides: list[str] | tuple[s
         set_path(tree, key.split("."), value)
     for text in overrides:
         set_path(tree, *parse_override(text))
+    if extra_sinks:
+        tree["sinks"] = list(tree.get("sinks") or []) + list(extra_sinks)
     try:
         return Settings.model_validate(tree)
     except ValidationError as err:

@@ -3,6 +3,8 @@
 Nothing is lost silently: every captured frame ends in exactly one counted outcome (published,
 dropped in a queue or by the socket, skipped by the lifter, no person, not finite), and the
 report's ``unaccounted`` count, captured frames minus all outcomes, is 0 after a clean stop.
+Each other output (:mod:`stream.sinks`) reports what it sent, dropped and failed on
+(``info.sinks``, and ``sink_<name>_dropped`` / ``_errors`` among the counts).
 The latencies and the report's layout are :class:`stream.report.LatencyReport`'s.
 """
 from __future__ import annotations
@@ -48,6 +50,7 @@ def build_report(pipeline: Pipeline, wall_ns: int) -> dict:
         "source_stalls": source.stalls,
         "window_restarts_at_gaps": lifter.epoch_restarts,
         **_reader_counts(source.reader),
+        **{f"sink_{s.name}_{what}": s.counts()[what] for s in p.sinks for what in ("dropped", "errors")},
     }
     outcomes = (counts["published"] + counts["dropped_by_socket"] + counts["skipped_by_lifter"]
                 + counts["non_finite_3d"] + counts["no_person"] - counts["held_invalid"]
@@ -56,5 +59,6 @@ def build_report(pipeline: Pipeline, wall_ns: int) -> dict:
     info = {"wall_s": round(wall_ns / 1e9, 3), "source": source.source_id, "paced": source.paced,
             "invalid_frame_reasons": dict(source.invalid_reasons),
             "source_fps": source.fps, "endpoint": p.publisher.endpoint,
-            "engine": wire.plain(p.engine.describe()), "settings": p.options.settings_json}
+            "engine": wire.plain(p.engine.describe()), "settings": p.options.settings_json,
+            "sinks": {s.name: s.counts() for s in p.sinks}}
     return p.report.build(counts, info, input_fps)

@@ -47,6 +47,7 @@ from stream.build import Components, RunOptions, build_components, run_options
 from stream.outcome import build_report
 from stream.record import FrameRecord
 from stream.report import LatencyReport
+from stream.sinks import Output
 from stream.sources import ENDED, Source
 
 if TYPE_CHECKING:
@@ -112,7 +113,7 @@ class Pipeline:
 
     def __init__(self, parts: Components, options: RunOptions) -> None:
         self.stop, self.source, self.pose2d = parts.stop, parts.source, parts.pose2d
-        self.engine, self.lifter, self.publisher = parts.engine, parts.lifter, parts.publisher
+        self.engine, self.lifter, self.publisher, self.sinks = parts.engine, parts.lifter, parts.publisher, parts.sinks
         self.options = options
         drop = options.drop_oldest
         self.queues = {"wait_2d": StageQueue(options.frame_queue, drop, self.stop),
@@ -191,15 +192,25 @@ class Pipeline:
             sent = pub.send(parts)
             rec.stamp("publish")
             self.report.add(rec, sent)
+            if self.sinks:
+                out = Output(parts, wire.decode(parts))
+                for sink in self.sinks:
+                    sink.send(out)
         self._announce_state(ENDED)
-        pub.send_meta()  # a last description, so even a very short run leaves one
+        self._describe()  # a last description, so even a very short run leaves one
+
+    def _describe(self) -> None:
+        """The stream description to ZeroMQ now, and to every other sink."""
+        meta = wire.decode(self.publisher.send_meta())
+        for sink in self.sinks:
+            sink.describe(meta)
 
     def _announce_state(self, state: str) -> None:
         """Tell consumers at once when the source's state changes (also logged)."""
         if state != self.source_state:
             log.info("source %s: %s -> %s", self.source.source_id, self.source_state, state)
             self.source_state = self.publisher.description["source_state"] = state
-            self.publisher.send_meta()
+            self._describe()
 
     @staticmethod
     def _next(inbox: StageQueue) -> Any:
@@ -233,6 +244,7 @@ class Pipeline:
         restore = self._handle_signals()
         try:
             self._wait_for_subscriber(self.options.wait_for_subscriber_s)
+            self._describe()
             for thread in threads:
                 thread.start()
             for thread in threads:
@@ -285,5 +297,5 @@ class Pipeline:
         return restore
 
     def close(self) -> None:
-        for part in (self.source, self.pose2d, self.publisher):
+        for part in (*self.sinks, self.source, self.pose2d, self.publisher):  # sinks first: they finish their files
             part.close()

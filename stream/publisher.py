@@ -169,11 +169,14 @@ class Publisher:
         self.dropped += not ok
         return ok
 
-    def send_meta(self) -> None:
-        ok = self._send(wire.encode_meta(self.stream_id, {**self.description, "t_publish_ns": time.time_ns()}))
+    def send_meta(self) -> list[bytes]:
+        """Send the stream description now; returns the message (sent or, counted, refused)."""
+        parts = wire.encode_meta(self.stream_id, {**self.description, "t_publish_ns": time.time_ns()})
+        ok = self._send(parts)
         self.meta_sent += ok
         self.meta_dropped += not ok
         self._next_meta_ns = time.monotonic_ns() + int(self.meta_interval_s * 1e9)
+        return parts
 
     def service(self) -> float:
         """Answer new subscriptions and send the periodic description.

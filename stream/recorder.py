@@ -196,29 +196,3 @@ def record(endpoint: str, stream_id: str | None = None, duration_s: float | None
         except KeyboardInterrupt:
             pass
     return recorder
-
-
-class BackgroundRecorder:
-    """Records in a thread while the caller does something else, e.g. runs the pipeline:
-
-        with BackgroundRecorder(endpoint, "cam0") as background:
-            pipeline.run()           # with publisher.wait_for_subscriber_s > 0, so no message is missed
-        background.recorder.save("session.npz")
-    """
-
-    def __init__(self, endpoint: str, stream_id: str | None = None) -> None:
-        self.endpoint, self.stream_id = endpoint, stream_id
-        self.stop = threading.Event()
-        self.recorder: Recorder | None = None
-        self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
-
-    def _run(self) -> None:
-        self.recorder = record(self.endpoint, self.stream_id, stop=self.stop)
-
-    def __enter__(self) -> "BackgroundRecorder":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        self._thread.join()

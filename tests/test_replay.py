@@ -109,22 +109,27 @@ def test_replay_as_fast_as_possible_with_fresh_timestamps(session):
             np.testing.assert_array_equal(message.pose3d, rec.data["pose3d"][rec.pose_row[k]])
 
 
-def test_background_recorder_keeps_what_was_sent_before_it_was_stopped(tmp_path):
+def test_a_stopped_recorder_keeps_what_was_sent_before_the_stop(tmp_path):
+    import threading
+
     from stream.publisher import Publisher
-    from stream.recorder import BackgroundRecorder
+    from stream.recorder import record
 
     messages = pose_messages(20, 30.0)
     pub = Publisher("tcp://127.0.0.1:*", "cam0")
     pub.description = {"joint_names": ["pelvis"], "parents": [-1]}
+    stop, kept = threading.Event(), []
+    thread = threading.Thread(target=lambda: kept.append(record(pub.endpoint, "cam0", stop=stop)))
     try:
-        with BackgroundRecorder(pub.endpoint, "cam0") as background:
-            assert pub.wait_for_subscriber(10)
-            for message in messages:
-                assert pub.send(message)
-        # the last sends were still on their way when the block ended; they were drained, not lost
+        thread.start()
+        assert pub.wait_for_subscriber(10)
+        for message in messages:
+            assert pub.send(message)
+        stop.set()  # the last sends are still on their way: they are drained, not lost
+        thread.join(10)
     finally:
         pub.close()
-    recorder = background.recorder
+    recorder = kept[0]
     assert recorder.rejected == 0
     path = recorder.save(tmp_path / "bg.npz")
     rec = load_recording(path)

@@ -1,0 +1,87 @@
+"""VMC over OSC/UDP (python-osc), the protocol VTuber and animation tools listen for: VSeeFace,
+VirtualMotionCapture, Warudo, Unity with EVMC4U, Blender with VMC4B (docs/outputs.md).
+
+Per valid pose, as one OSC bundle (or one datagram per message with ``bundle: false``):
+
+* ``/VMC/Ext/Root/Pos "root" px py pz qx qy qz qw``: the avatar's root, at the origin, unturned;
+* ``/VMC/Ext/Bone/Pos <bone> px py pz qx qy qz qw`` for each of :data:`engines.humanoid.BONES`
+  (Unity humanoid names): its position and rotation relative to its parent bone;
+* ``/VMC/Ext/OK 1`` (a model is loaded and tracked) and ``/VMC/Ext/T <seconds since the first pose>``.
+
+Rotations and positions are :func:`engines.humanoid.solve`'s, in Unity's left-handed Y-up frame
+(:func:`engines.humanoid.to_unity`); ``Hips`` carries the pelvis position (from the camera when
+the root is on, else the origin). A frame without a pose sends ``/VMC/Ext/OK 0``. A consumer that
+is not running yet may refuse the datagrams (an ICMP "port unreachable"), and a full send buffer
+refuses them too: they are counted as ``undelivered``, not as errors, and sending goes on.
+"""
+from __future__ import annotations
+
+import socket
+
+import numpy as np
+from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
+from pythonosc.osc_message_builder import OscMessageBuilder
+from pythonosc.udp_client import UDPClient
+
+from engines import humanoid
+from stream.sinks import ros_messages
+from stream.sinks.base import Output
+from stream.wire import MetaFrame
+
+
+def _message(address: str, *args) -> object:
+    builder = OscMessageBuilder(address=address)
+    for arg in args:
+        builder.add_arg(arg)
+    return builder.build()
+
+
+class VmcSink:
+    name = "vmc"
+
+    def __init__(self, settings, stream_id: str) -> None:
+        try:
+            self.client = UDPClient(settings.host, settings.port)
+        except (OSError, socket.gaierror) as err:
+            raise ValueError(f"VMC address {settings.host}:{settings.port} does not resolve: {err}") from None
+        self.bundle = settings.bundle
+        self.t0_ns = None
+        self.undelivered = 0
+
+    def describe(self, meta: MetaFrame) -> None:
+        pass
+
+    def messages(self, out: Output) -> list:
+        """The OSC messages of one pose (see the module docstring)."""
+        pose = out.pose
+        if self.t0_ns is None:
+            self.t0_ns = pose.t_capture_ns
+        clock = _message("/VMC/Ext/T", float((pose.t_capture_ns - self.t0_ns) / 1e9))
+        if not pose.valid:
+            return [_message("/VMC/Ext/OK", 0), clock]
+        canonical = ros_messages.positions(pose) * humanoid.CAMERA_TO_HUMANOID
+        solved = humanoid.solve(canonical[None])
+        offsets, quats = humanoid.to_unity(solved.offsets[0], solved.local_quaternions()[0])
+        messages = [_message("/VMC/Ext/Root/Pos", "root", 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0)]
+        for bone, p, q in zip(humanoid.BONES, offsets.astype(float), quats.astype(float)):
+            messages.append(_message("/VMC/Ext/Bone/Pos", bone, *p.tolist(), *q.tolist()))
+        return messages + [_message("/VMC/Ext/OK", 1), clock]
+
+    def send(self, out: Output) -> None:
+        messages = self.messages(out)
+        if self.bundle:
+            builder = OscBundleBuilder(IMMEDIATELY)
+            for m in messages:
+                builder.add_content(m)
+            messages = [builder.build()]
+        for content in messages:
+            try:
+                self.client.send(content)
+            except (ConnectionRefusedError, BlockingIOError):  # nobody listening yet, or the send buffer full
+                self.undelivered += 1
+
+    def counts(self) -> dict:
+        return {"undelivered": self.undelivered}
+
+    def close(self) -> None:
+        self.client.close()
