@@ -280,3 +280,20 @@ def models_to_bench(presets: list[str], weights: str | Path | None, seed: int = 
         torch.manual_seed(seed)
         models[name] = create_model(get_preset(name)).eval()
     return models
+
+
+def humanoid_cost(iterations: int = 1000, seed: int = 0) -> dict:
+    """What :func:`engines.humanoid.solve` (and the quaternions a VMC sink sends) costs per live
+    pose, in ms: the solver runs once per published frame in the VMC sink's thread."""
+    from engines import humanoid
+
+    poses = np.random.default_rng(seed).normal(0, 0.3, (iterations + 1, 1, 17, 3))
+    humanoid.solve(poses[0])  # one-off imports and allocations, off the books
+    times = []
+    for pose in poses[1:]:
+        start = time.perf_counter()
+        humanoid.solve(pose).local_quaternions()
+        times.append(time.perf_counter() - start)
+    p50, p99 = np.percentile(times, [50, 99]) * 1e3
+    return {"humanoid_solve_ms": {"p50": float(p50), "p99": float(p99), "iterations": iterations},
+            "load_average_1m": os.getloadavg()[0]}

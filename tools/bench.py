@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from engines.bench import benchmark, models_to_bench, to_markdown
+from engines.bench import benchmark, humanoid_cost, models_to_bench, to_markdown
 from engines.checkpoint import CheckpointError
 from engines.models import all_presets
 from engines.runtime import BACKENDS, unavailable_reason
@@ -28,8 +28,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache-dir", type=Path, help="engine cache (default: a temporary directory)")
     parser.add_argument("--out-json", type=Path)
     parser.add_argument("--out-md", type=Path)
+    parser.add_argument("--humanoid", action="store_true",
+                        help="instead: what the joint-rotation solver (engines/humanoid.py) costs per pose")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.humanoid:
+        report = humanoid_cost(max(args.iters, 100))
+        print(json.dumps(report, indent=1))
+        if args.out_json:
+            args.out_json.write_text(json.dumps(report, indent=1))
+        return 0
     presets = args.preset if args.preset is not None else ([] if args.weights else ["live-cpu"])
     backends = args.backend or [b for b in BACKENDS if unavailable_reason(b) is None]
     try:
