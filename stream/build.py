@@ -17,7 +17,7 @@ from engines.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS
 from stream import wire
 from stream.config import Settings
 from stream.lifter import LifterStage
-from stream.pose2d import SolutionsPose, TasksPose, create_pose2d
+from stream.pose2d import create_pose2d
 from stream.publisher import Publisher
 from stream.sinks import SinkRunner, start_sinks
 from stream.smoothing import PoseSmoother
@@ -33,7 +33,7 @@ class Components:
 
     stop: threading.Event  # set to end the run; a reconnecting camera stops waiting on it too
     source: Source
-    pose2d: SolutionsPose | TasksPose
+    pose2d: object  # a stream.pose2d backend: estimate(image, t_ms) -> Pose2D | None
     engine: Engine
     lifter: LifterStage
     publisher: Publisher  # its description (the meta message) already set

@@ -41,7 +41,7 @@ class SourceSettings(_Section):
 
 
 class Pose2DSettings(_Section):
-    backend: Literal["solutions", "tasks"] = "solutions"
+    backend: str = "solutions"  # a name of stream.pose2d.BACKENDS
     model_complexity: Literal[0, 1, 2] = 1
     task_file: Path | None = None
     num_poses: int = Field(2, ge=1)
@@ -49,11 +49,14 @@ class Pose2DSettings(_Section):
     min_tracking_confidence: float = Field(0.5, ge=0, le=1)
     same_person_iou: float = Field(0.1, ge=0, le=1)
 
-    @model_validator(mode="after")
-    def _tasks_need_a_model(self) -> "Pose2DSettings":
-        if self.backend == "tasks" and self.task_file is None:
-            raise ValueError("backend 'tasks' needs task_file (a PoseLandmarker .task bundle)")
-        return self
+    @field_validator("backend")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        from stream.pose2d import BACKENDS
+
+        if value not in BACKENDS:
+            raise ValueError(f"unknown backend {value!r}; choose one of {', '.join(BACKENDS)}")
+        return value
 
 
 class LifterSettings(_Section):

@@ -32,7 +32,8 @@ from engines.calibration import Camera, load_calibration
 from engines.skeleton import MP, NUM_MEDIAPIPE_LANDMARKS, mediapipe_swap, mediapipe_to_h36m
 from engines.reference import SWAPS, Reference
 from engines.triangulate import dlt, fill_gaps, low_pass, repair_swaps, reprojection_errors, triangulate
-from stream.pose2d import Pose2D, SolutionsPose
+from stream.pose2d import Pose2D
+from stream.pose2d.solutions import SolutionsPose
 
 # Landmarks that locate a person for association: shoulders, hips, knees, ankles, elbows, wrists.
 _BODY = [MP[f"{s}_{j}"] for s in ("left", "right")

@@ -68,7 +68,6 @@ def test_frame_cache_setting_reaches_the_engine():
     ("pose2d.backend=openpose", "setting 'pose2d.backend'"),
     ("publisher.stream_id=a/b", "setting 'publisher.stream_id'"),
     ("lifter.lookahead", "not of the form section.key=value"),
-    ("pose2d.backend=tasks", "setting 'pose2d': backend 'tasks' needs task_file"),
 ])
 def test_bad_settings_name_the_culprit(override, message):
     with pytest.raises(ValueError) as err:

@@ -5,7 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from stream.pose2d import PersonTracker, SolutionsPose, box_iou, create_pose2d
+from stream.pose2d import PersonTracker, box_iou, create_pose2d
+from stream.pose2d.solutions import SolutionsPose
 
 SAMPLE = Path(__file__).resolve().parents[1] / "assets" / "sample.mp4"
 
@@ -57,10 +58,27 @@ def test_box_iou():
     assert box_iou(a, np.array([20, 20, 30, 30], np.float32)) == 0.0
 
 
-def test_unknown_or_incomplete_backends_fail_clearly(tmp_path):
-    with pytest.raises(ValueError, match="unknown pose2d.backend"):
+def test_unknown_backends_and_bad_task_files_fail_clearly(tmp_path):
+    with pytest.raises(ValueError, match="unknown pose2d.backend 'openpose'; choose one of solutions, tasks"):
         create_pose2d(backend="openpose")
-    with pytest.raises(ValueError, match="needs pose2d.task_file"):
-        create_pose2d(backend="tasks")
     with pytest.raises(FileNotFoundError, match="pose2d.task_file not found"):
         create_pose2d(backend="tasks", task_file=tmp_path / "pose_landmarker_full.task")
+    (tmp_path / "corrupt.task").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="corrupt.task: not a usable PoseLandmarker bundle"):
+        create_pose2d(backend="tasks", task_file=tmp_path / "corrupt.task")
+
+
+def test_the_tasks_backend_runs_offline_on_the_bundle_built_from_the_bundled_models(tmp_path, monkeypatch):
+    import cv2
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    pose = create_pose2d(backend="tasks", num_poses=2)
+    try:
+        video = cv2.VideoCapture(str(SAMPLE))
+        found = 0
+        for t in range(12):
+            ok, image = video.read()
+            found += ok and pose.estimate(image, int(t * 1000 / 30)) is not None
+    finally:
+        pose.close()
+    assert (tmp_path / "hotstream" / "pose_landmarker_full.task").is_file() and found > 0
