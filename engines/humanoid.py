@@ -102,30 +102,42 @@ class HumanoidPose:
         return Rotation.from_matrix(self.local.reshape(-1, 3, 3)).as_quat().reshape(n, b, 4)
 
 
+def _depth(b: int) -> int:
+    return 0 if BONE_PARENT[b] < 0 else 1 + _depth(BONE_PARENT[b])
+
+
+# Bones by depth: a level's parents are all solved before it, so each level is one batch.
+_LEVELS = [[b for b in range(len(BONES)) if _depth(b) == d] for d in range(1 + max(map(_depth, range(len(BONES)))))]
+_REST = np.array([REST_DIRECTIONS.get(bone, (0.0, 1.0, 0.0)) for bone in BONES])
+
+
 def solve(positions: np.ndarray) -> HumanoidPose:
     """The rotations and offsets of (N, 17, 3) joint positions in the canonical frame; see the
     module docstring."""
     p = np.asarray(positions, dtype=np.float64)
     n = len(p)
-    identity = np.broadcast_to(np.eye(3), (n, 3, 3))
-    local = np.tile(np.eye(3), (n, len(BONES), 1, 1))
-    world = local.copy()
-    offsets = np.zeros((n, len(BONES), 3))
-    for b, bone in enumerate(BONES):
-        parent = BONE_PARENT[b]
-        parent_world = world[:, parent] if parent >= 0 else identity
-        relative = p[:, BONE_JOINT[b]] - (p[:, BONE_JOINT[parent]] if parent >= 0 else 0.0)
-        offsets[:, b] = (relative[:, None, :] @ parent_world)[:, 0]  # parent_world^T @ relative
-        if bone in _FRAMES:
-            right, left, low, high = (JOINT_INDEX[j] for j in _FRAMES[bone])
+    world = np.tile(np.eye(3), (n, len(BONES), 1, 1))
+    local = world.copy()
+    for level in _LEVELS:
+        frames = [b for b in level if BONES[b] in _FRAMES]
+        tips = [b for b in level if BONES[b] in _TIP]
+        leaves = [b for b in level if b not in frames and b not in tips]
+        parent = lambda bones: world[:, BONE_PARENT[bones]] if bones[0] else np.broadcast_to(np.eye(3), (n, 1, 3, 3))  # noqa: E731
+        for b in frames:
+            right, left, low, high = (JOINT_INDEX[j] for j in _FRAMES[BONES[b]])
             world[:, b] = _frame(p[:, left] - p[:, right], p[:, high] - p[:, low])
-            local[:, b] = parent_world.transpose(0, 2, 1) @ world[:, b]
-        elif bone in _TIP:
-            observed = ((p[:, _TIP[bone]] - p[:, BONE_JOINT[b]])[:, None, :] @ parent_world)[:, 0]
-            local[:, b] = shortest_arc(np.array(REST_DIRECTIONS[bone]), observed)
-            world[:, b] = parent_world @ local[:, b]
-        else:  # a leaf: it follows its parent
-            world[:, b] = parent_world
+            local[:, b] = parent([b])[:, 0].transpose(0, 2, 1) @ world[:, b]
+        if tips:
+            parents = parent(tips)
+            observed = ((p[:, [_TIP[BONES[b]] for b in tips]] - p[:, BONE_JOINT[tips]])[..., None, :] @ parents)[..., 0, :]
+            local[:, tips] = shortest_arc(_REST[tips], observed)
+            world[:, tips] = parents @ local[:, tips]
+        if leaves:  # they follow their parent
+            world[:, leaves] = parent(leaves)
+    offsets = np.zeros((n, len(BONES), 3))
+    offsets[:, 0] = p[:, BONE_JOINT[0]]
+    relative = p[:, BONE_JOINT[1:]] - p[:, BONE_JOINT[BONE_PARENT[1:]]]
+    offsets[:, 1:] = (relative[..., None, :] @ world[:, BONE_PARENT[1:]])[..., 0, :]  # parent_world^T @ relative
     return HumanoidPose(local, world, offsets)
 
 
@@ -153,22 +165,24 @@ def _frame(right_to_left: np.ndarray, up: np.ndarray) -> np.ndarray:
 
 
 def shortest_arc(rest: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """(N, 3, 3): per row of ``targets`` (N, 3), the smallest rotation turning direction ``rest``
-    onto it (half a turn about an axis perpendicular to ``rest`` when they are opposite).
+    """(..., 3, 3): per row of ``targets`` (..., 3), the smallest rotation turning the direction
+    ``rest`` ((3,), or one per row) onto it (half a turn about an axis perpendicular to ``rest``
+    when they are opposite).
 
     Rodrigues' formula for unit a, b: R = I + [v]x + [v]x^2 / (1 + a.b), with v = a x b.
     """
-    a, b = _unit(np.asarray(rest, dtype=np.float64)), _unit(np.asarray(targets, dtype=np.float64))
+    b = _unit(np.asarray(targets, dtype=np.float64))
+    a = np.broadcast_to(_unit(np.asarray(rest, dtype=np.float64)), b.shape)
     v = _cross(a, b)
-    cos = b @ a
-    k = np.zeros((len(b), 3, 3))
-    k[:, 0, 1], k[:, 0, 2], k[:, 1, 2] = -v[:, 2], v[:, 1], -v[:, 0]
-    k -= k.transpose(0, 2, 1)
+    cos = np.sum(a * b, axis=-1)
+    k = np.zeros(b.shape + (3,))
+    k[..., 0, 1], k[..., 0, 2], k[..., 1, 2] = -v[..., 2], v[..., 1], -v[..., 0]
+    k -= np.swapaxes(k, -1, -2)
     opposite = cos < -1 + 1e-9
-    out = np.eye(3) + k + (k @ k) / np.where(opposite, 1.0, 1 + cos)[:, None, None]
-    if opposite.any():  # half a turn about any axis perpendicular to a
-        axis = _unit(_cross(a, np.eye(3)[np.argmin(np.abs(a))]))
-        out[opposite] = 2 * np.outer(axis, axis) - np.eye(3)
+    out = np.eye(3) + k + (k @ k) / np.where(opposite, 1.0, 1 + cos)[..., None, None]
+    for index in zip(*np.nonzero(opposite)):  # half a turn about any axis perpendicular to a
+        axis = _unit(_cross(a[index], np.eye(3)[np.argmin(np.abs(a[index]))]))
+        out[index] = 2 * np.outer(axis, axis) - np.eye(3)
     return out
 
 

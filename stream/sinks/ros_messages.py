@@ -18,6 +18,8 @@ when the root is off):
 """
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 
 from engines.skeleton import BONES
@@ -51,7 +53,8 @@ LINE_LIST, SPHERE_LIST, ADD = 5, 7, 0  # visualization_msgs/Marker constants
 TOPICS = {"skeleton": "visualization_msgs/MarkerArray", "joints": "geometry_msgs/PoseArray"}
 
 
-def fields(type_name: str) -> list[tuple[str, str, bool]]:
+@cache
+def fields(type_name: str) -> tuple[tuple[str, str, bool], ...]:
     """(field type as a full name or primitive, field name, is a sequence) of a message type."""
     package = type_name.split("/")[0]
     out = []
@@ -62,7 +65,7 @@ def fields(type_name: str) -> list[tuple[str, str, bool]]:
         if kind not in PRIMITIVES and "/" not in kind:
             kind = f"{package}/{kind}"
         out.append((kind, name, sequence))
-    return out
+    return tuple(out)
 
 
 def dependencies(type_name: str) -> list[str]:

@@ -17,9 +17,11 @@ refuses them too: they are counted as ``undelivered``, not as errors, and sendin
 from __future__ import annotations
 
 import socket
+import struct
 
 import numpy as np
 from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
+from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.udp_client import UDPClient
 
@@ -29,11 +31,24 @@ from stream.sinks.base import Output
 from stream.wire import MetaFrame
 
 
-def _message(address: str, *args) -> object:
+def _message(address: str, *args) -> OscMessage:
     builder = OscMessageBuilder(address=address)
     for arg in args:
         builder.add_arg(arg)
     return builder.build()
+
+
+def _osc_string(text: str) -> bytes:
+    """An OSC string: the bytes, a NUL, padded with NULs to a multiple of four."""
+    data = text.encode() + b"\0"
+    return data + b"\0" * (-len(data) % 4)
+
+
+# One bone message is the address, the type tags and the bone name (fixed per bone), then seven
+# big-endian float32s: the fixed part is encoded once, the floats with one struct call per bone.
+_BONE_HEADS = {bone: _osc_string("/VMC/Ext/Bone/Pos") + _osc_string(",sfffffff") + _osc_string(bone)
+               for bone in humanoid.BONES}
+_SEVEN_FLOATS = struct.Struct(">7f")
 
 
 class VmcSink:
@@ -63,8 +78,8 @@ class VmcSink:
         solved = humanoid.solve(canonical[None])
         offsets, quats = humanoid.to_unity(solved.offsets[0], solved.local_quaternions()[0])
         messages = [_message("/VMC/Ext/Root/Pos", "root", 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0)]
-        for bone, p, q in zip(humanoid.BONES, offsets.astype(float), quats.astype(float)):
-            messages.append(_message("/VMC/Ext/Bone/Pos", bone, *p.tolist(), *q.tolist()))
+        for bone, values in zip(humanoid.BONES, np.concatenate([offsets, quats], axis=1).tolist()):
+            messages.append(OscMessage(_BONE_HEADS[bone] + _SEVEN_FLOATS.pack(*values)))
         return messages + [_message("/VMC/Ext/OK", 1), clock]
 
     def send(self, out: Output) -> None:
