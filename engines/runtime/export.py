@@ -264,7 +264,7 @@ def verify_export(onnx_path: str | Path, model: torch.nn.Module, windows: np.nda
     """
     import onnxruntime as ort
 
-    from engines.runtime.onnxruntime_backend import session_options
+    from engines.runtime.onnxruntime_backend import graph_feed, session_options
 
     graph = onnx.load(str(onnx_path))
     onnx.checker.check_model(graph, full_check=True)
@@ -290,12 +290,6 @@ def verify_export(onnx_path: str | Path, model: torch.nn.Module, windows: np.nda
             "near_ties": int(near_tie.sum()), "max_abs_err": max_err,
             "max_abs_err_all": float(err.max()), "tolerance": tolerance,
             "parity": bool(same.any() and max_err <= tolerance), "tensorrt_problems": tensorrt_problems(graph)}
-
-
-def graph_feed(session, **arrays: np.ndarray) -> dict[str, np.ndarray]:
-    """The arrays a session's graph takes, by name: an exporter drops an input the model does not
-    read (a TCN's ``target``)."""
-    return {i.name: arrays[i.name] for i in session.get_inputs()}
 
 
 def _selection_checks(model: torch.nn.Module, x: np.ndarray, target: np.ndarray, lookahead: int,

@@ -14,7 +14,6 @@ import numpy as np
 import onnxruntime as ort
 
 from engines.runtime.engine import Engine
-from engines.runtime.export import graph_feed
 
 PROVIDERS = {"onnxruntime-cpu": ["CPUExecutionProvider"],
              "onnxruntime-cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"]}
@@ -29,6 +28,12 @@ def session_options(threads: int | None) -> ort.SessionOptions:
     if threads:
         options.intra_op_num_threads = threads
     return options
+
+
+def graph_feed(session, **arrays: np.ndarray) -> dict[str, np.ndarray]:
+    """The arrays a session's graph takes, by name: an exporter drops an input the model does not
+    read (a TCN's ``target``)."""
+    return {i.name: arrays[i.name] for i in session.get_inputs()}
 
 
 class OnnxRuntimeEngine(Engine):
