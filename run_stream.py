@@ -114,8 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     if settings.pipeline.report is not None:
         write_report(report, settings.pipeline.report)
         print(f"wrote {settings.pipeline.report}")
-    recording = next((s.sink for s in pipeline.sinks if s.name == "record"), None)
+    runner = next((s for s in pipeline.sinks if s.name == "record"), None)
+    recording = runner.sink if runner is not None else None
     if args.record:
+        if recording.saved is None:  # e.g. nobody was seen: the sink counted why
+            print(f"run_stream.py: error: {args.record} not written: {runner.last_error}", file=sys.stderr)
+            return 1
         print(f"wrote {recording.saved}")
     if args.annotate:
         counts = annotate_video(settings.source.uri, poses_by_seq(recording.recorder.messages), args.annotate)
