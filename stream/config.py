@@ -127,6 +127,7 @@ class PipelineSettings(_Section):
 
 class _SinkSettings(_Section):
     queue: int = Field(64, ge=1)  # frames waiting for this sink; a full queue drops its oldest
+    process: bool = True  # run it in a child process (stream/sinks/process.py), off the pipeline's GIL
 
 
 class RecordSinkSettings(_SinkSettings):
@@ -135,6 +136,7 @@ class RecordSinkSettings(_SinkSettings):
     type: Literal["record"] = "record"
     path: Path | None = None  # None: kept in memory only (run_stream.py --annotate reads it)
     queue: int = Field(4096, ge=1)
+    process: bool = False  # appending to a list costs nothing; in-process, the recording stays readable
 
 
 class VmcSinkSettings(_SinkSettings):

@@ -34,13 +34,17 @@ def create_sink(settings, stream_id: str) -> Sink:
     return getattr(module, class_name)(settings, stream_id)
 
 
-def start_sinks(settings: list, stream_id: str) -> list[SinkRunner]:
-    """Every configured sink built and running; if one cannot be built, the ones before it are
-    closed again and the error is raised."""
-    runners: list[SinkRunner] = []
+def start_sinks(settings: list, stream_id: str) -> list:
+    """Every configured sink built and running, each in a thread or (``process: true``) a child
+    process of its own; if one cannot be built, the ones before it are closed again and the error
+    is raised."""
+    from stream.sinks.process import ProcessSinkRunner
+
+    runners: list = []
     try:
         for s in settings:
-            runners.append(SinkRunner(create_sink(s, stream_id), s.queue))
+            runners.append(ProcessSinkRunner(s, stream_id, s.queue) if s.process
+                           else SinkRunner(create_sink(s, stream_id), s.queue))
     except BaseException:
         for runner in runners:
             runner.close()

@@ -8,7 +8,8 @@ per-frame outcome is the report's ``published`` / ``dropped_by_socket``. Every o
 thread of its own behind a bounded queue (:class:`SinkRunner`): a slow one drops its oldest
 frames, a failing one counts its errors and, after ``max_errors`` in a row, is closed and marked
 failed; neither stalls capture, the ZeroMQ stream or the other sinks. The report lists each
-sink's sent, dropped and error counts and what a frame cost it.
+sink's sent, dropped and error counts and what a frame cost it. :mod:`stream.sinks.process` runs
+a runner like this one in a child process, off the pipeline's GIL.
 """
 from __future__ import annotations
 
