@@ -78,12 +78,13 @@ class TrainConfig:
 def model_config(cfg: TrainConfig):
     """The model config a training config describes (a HoT trains seq2frame, without drop-path
     unless asked)."""
+    overrides = dict(cfg.overrides)
+    if isinstance(get_preset(cfg.preset), HoTConfig) and not overrides.get("seq2seq", False):
+        overrides.setdefault("drop_path", 0.0)
     try:
-        config = get_preset(cfg.preset, **cfg.overrides)
-        if isinstance(config, HoTConfig) and not config.seq2seq and "drop_path" not in cfg.overrides:
-            config = get_preset(cfg.preset, **cfg.overrides, drop_path=0.0)
+        config = get_preset(cfg.preset, **overrides)
     except TypeError as e:  # an override that is no field of the preset's config
-        raise ValueError(f"bad model override in {sorted(cfg.overrides)}: {e}") from None
+        raise ValueError(f"bad model override in {sorted(overrides)}: {e}") from None
     if getattr(config, "seq2seq", False):
         raise ValueError(f"preset {cfg.preset!r} is seq2seq; this trainer trains seq2frame models")
     if cfg.no_prune and not isinstance(config, HoTConfig):

@@ -193,7 +193,7 @@ class Pipeline:
             rec.stamp("publish")
             self.report.add(rec, sent)
             if self.sinks:
-                out = Output(parts, wire.decode(parts))
+                out = Output(parts)
                 for sink in self.sinks:
                     sink.send(out)
         self._announce_state(ENDED)

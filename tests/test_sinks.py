@@ -28,7 +28,7 @@ SAMPLE = ROOT / "assets" / "sample.mp4"
 
 
 def outputs(frames: int = 30) -> list[Output]:
-    return [Output(parts, wire.decode(parts)) for parts in pose_messages(frames, 30.0)]
+    return [Output(parts) for parts in pose_messages(frames, 30.0)]
 
 
 def expected_positions(out: Output) -> np.ndarray:
@@ -226,9 +226,6 @@ class Stalling:
 
     def __init__(self):
         self.release = threading.Event()
-
-    def describe(self, meta):
-        pass
 
     def send(self, out):
         self.release.wait(30)

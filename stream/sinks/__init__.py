@@ -1,7 +1,7 @@
 """Outputs beside the ZeroMQ stream, one file each (docs/outputs.md).
 
-A sink is ``describe(meta)``, ``send(out)`` and ``close()`` (:mod:`stream.sinks.base`, which also
-runs each one in its own thread behind a bounded queue). Adding one is a file here, a settings
+A sink is ``send(out)``, ``close()`` and, optionally, ``describe(meta)`` (:mod:`stream.sinks.base`,
+which also runs each one behind a bounded queue; :mod:`stream.sinks.process` in a child process). Adding one is a file here, a settings
 class in :mod:`stream.config` and a line in :data:`SINKS`. A sink's dependency is an optional
 extra of the package; when it is missing, building the sink fails in one line naming the extra.
 """

@@ -1,8 +1,8 @@
 """The output seam: what a sink is, and how each one runs without holding up the others.
 
-A sink has three methods: ``describe(meta)`` (the stream description, at the start and whenever
-it changes), ``send(out)`` (one published pose, :class:`Output`) and ``close()`` (finish: flush a
-file, close a socket). The ZeroMQ publisher is the primary sink and runs inside the publish stage:
+A sink has ``send(out)`` (one published pose, :class:`Output`), ``close()`` (finish: flush a
+file, close a socket) and, if the stream description matters to it, ``describe(meta)`` (at the
+start and whenever it changes). The ZeroMQ publisher is the primary sink and runs inside the publish stage:
 it never blocks (its bounded queue is the socket's send buffer, ``publisher.send_hwm``) and its
 per-frame outcome is the report's ``published`` / ``dropped_by_socket``. Every other sink runs in a
 thread of its own behind a bounded queue (:class:`SinkRunner`): a slow one drops its oldest
@@ -18,10 +18,12 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol
 
 import numpy as np
 
+from stream import wire
 from stream.wire import MetaFrame, PoseFrame
 
 log = logging.getLogger(__name__)
@@ -29,16 +31,20 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Output:
-    """One published pose: the wire v1 message as ZeroMQ sends it, and the same decoded."""
+    """One published pose: the wire v1 message as ZeroMQ sends it, decoded on first use (a sink in
+    a child process needs only the bytes)."""
 
     parts: list[bytes]
-    pose: PoseFrame
+
+    @cached_property
+    def pose(self) -> PoseFrame:
+        return wire.decode(self.parts)
 
 
 class Sink(Protocol):
-    name: str
+    """``describe(meta: MetaFrame)`` is optional: a sink without it is not told the description."""
 
-    def describe(self, meta: MetaFrame) -> None: ...
+    name: str
 
     def send(self, out: Output) -> None: ...
 
@@ -66,7 +72,8 @@ class SinkRunner:
         return self.sink.name
 
     def describe(self, meta: MetaFrame) -> None:
-        self._put(("describe", meta))
+        if hasattr(self.sink, "describe"):
+            self._put(("describe", meta))
 
     def send(self, out: Output) -> None:
         self._put(("send", out))

@@ -23,7 +23,6 @@ from foxglove.messages import (Color, ImageAnnotations, LinePrimitive, LinePrimi
 from engines.skeleton import BONES
 from stream.sinks import ros_messages
 from stream.sinks.base import Output
-from stream.wire import MetaFrame
 
 BONE_COLOUR, JOINT_COLOUR = Color(r=0.1, g=0.6, b=1.0, a=1.0), Color(r=1.0, g=0.4, b=0.1, a=1.0)
 UNTURNED, JOINT_SIZE = Quaternion(x=0.0, y=0.0, z=0.0, w=1.0), Vector3(x=0.04, y=0.04, z=0.04)
@@ -46,9 +45,6 @@ class FoxgloveSink:
     @property
     def port(self) -> int:
         return self.server.port
-
-    def describe(self, meta: MetaFrame) -> None:
-        pass
 
     def send(self, out: Output) -> None:
         pose = out.pose

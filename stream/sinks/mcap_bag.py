@@ -12,7 +12,6 @@ from mcap_ros2.writer import Writer
 
 from stream.sinks import ros_messages
 from stream.sinks.base import Output
-from stream.wire import MetaFrame
 
 
 class McapSink:
@@ -32,9 +31,6 @@ class McapSink:
             type_name.replace("/", "/msg/"), ros_messages.schema_text(type_name)))
             for suffix, type_name in ros_messages.TOPICS.items()}
         self.sequence = 0
-
-    def describe(self, meta: MetaFrame) -> None:
-        pass  # a bag holds ROS messages only; the stream description has none
 
     def send(self, out: Output) -> None:
         pose = out.pose

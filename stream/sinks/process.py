@@ -10,6 +10,7 @@ Runtime's threads, which a fork would copy half-way.
 """
 from __future__ import annotations
 
+import logging
 import multiprocessing as mp
 import queue
 import time
@@ -20,6 +21,7 @@ from stream import wire
 from stream.sinks.base import Output, SinkRunner
 from stream.wire import MetaFrame
 
+log = logging.getLogger(__name__)
 START_TIMEOUT_S = 60.0  # importing a sink's library and opening it; a spawned child starts from scratch
 
 
@@ -36,11 +38,10 @@ def _serve(settings, stream_id: str, inbox, outbox, max_errors: int) -> None:
     runner = SinkRunner(sink, queue_size=1 << 30, max_errors=max_errors)  # the parent's queue bounds it
     while (item := inbox.get()) is not None:
         kind, parts = item
-        message = wire.decode(parts)
         if kind == "describe":
-            runner.describe(message)
+            runner.describe(wire.decode(parts))
         else:
-            runner.send(Output(parts, message))
+            runner.send(Output(parts))
     runner.close()
     outbox.send(("counts", runner.counts()))
 
@@ -87,8 +88,8 @@ class ProcessSinkRunner:
             self.inbox.put(None, timeout=timeout_s)
             if self.outbox.poll(max(0.0, deadline - time.monotonic())):
                 self.final = self.outbox.recv()[1]
-        except (queue.Full, EOFError, OSError):
-            pass
+        except (queue.Full, EOFError, OSError) as err:  # counts() then says the child did not report
+            log.warning("sink %s: its process did not finish cleanly (%s)", self.name, err)
         self.process.join(max(0.0, deadline - time.monotonic()))
         if self.process.is_alive():
             self.process.kill()

@@ -23,7 +23,6 @@ from cyclonedds.util import duration
 
 from stream.sinks import ros_messages
 from stream.sinks.base import Output
-from stream.wire import MetaFrame
 
 QOS = Qos(Policy.Reliability.Reliable(duration(seconds=1)), Policy.Durability.Volatile, Policy.History.KeepLast(10))
 _PRIMITIVES = {"bool": bool, "int8": idl.int8, "uint8": idl.uint8, "int16": idl.int16, "uint16": idl.uint16,
@@ -75,9 +74,6 @@ class Ros2Sink:
         for suffix, type_name in ros_messages.TOPICS.items():
             topic = Topic(self.participant, f"rt{settings.topic_prefix.rstrip('/')}/{suffix}", idl_type(type_name), qos=QOS)
             self.writers[suffix] = (type_name, DataWriter(self.participant, topic, qos=QOS))
-
-    def describe(self, meta: MetaFrame) -> None:
-        pass  # ROS 2 consumers learn the types from the topics; the description has no ROS message
 
     def send(self, out: Output) -> None:
         if not out.pose.valid:

@@ -28,7 +28,6 @@ from pythonosc.udp_client import UDPClient
 from engines import humanoid
 from stream.sinks import ros_messages
 from stream.sinks.base import Output
-from stream.wire import MetaFrame
 
 
 def _message(address: str, *args) -> OscMessage:
@@ -62,9 +61,6 @@ class VmcSink:
         self.bundle = settings.bundle
         self.t0_ns = None
         self.undelivered = 0
-
-    def describe(self, meta: MetaFrame) -> None:
-        pass
 
     def messages(self, out: Output) -> list:
         """The OSC messages of one pose (see the module docstring)."""
