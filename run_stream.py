@@ -44,6 +44,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lookahead", type=int, help="future frames the lifter waits for (lifter.lookahead)")
     parser.add_argument("--weights", type=Path, help="lifter checkpoint (.safetensors) or ONNX graph (lifter.weights)")
     parser.add_argument("--endpoint", help="ZeroMQ endpoint to bind (publisher.endpoint)")
+    parser.add_argument("--max-people", type=int, metavar="N",
+                        help="follow and publish up to N people, each under its own id (pose2d.max_people; "
+                             "N > 1 also sets pose2d.backend=tasks and pose2d.num_poses=N)")
     parser.add_argument("--record", type=Path,
                         help="save every published message to this .npz (docs/recording.md)")
     parser.add_argument("--vmc", type=host_port, metavar="HOST:PORT",
@@ -64,7 +67,10 @@ def flag_values(args: argparse.Namespace) -> dict:
     flags = {"source.uri": args.source, "pipeline.report": args.report, "lifter.backend": args.backend,
              "lifter.lookahead": args.lookahead, "lifter.weights": args.weights,
              "publisher.endpoint": args.endpoint,
-             "source.as_fast_as_possible": True if args.as_fast_as_possible else None}
+             "source.as_fast_as_possible": True if args.as_fast_as_possible else None,
+             "pose2d.max_people": args.max_people}
+    if args.max_people is not None and args.max_people > 1:  # the one backend that sees several people
+        flags.update({"pose2d.backend": "tasks", "pose2d.num_poses": args.max_people})
     return {key: value for key, value in flags.items() if value is not None}
 
 

@@ -8,6 +8,9 @@ stream feeds them: each call gets the next windows of one long sequence (batch B
 windows, then the B after them), and CPU backends run twice, with the frame-token cache (what
 the pipeline uses) and on whole windows. Thread counts are set explicitly; the machine, its load
 average and library versions are recorded with the numbers.
+
+:func:`people_cost` times what several people cost the live lifter: one batched call for all
+their windows against a call each.
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from tqdm import tqdm
 
 from engines.checkpoint import load_model, save_checkpoint
 from engines.flops import count_flops, count_params
+from engines.skeleton import NUM_JOINTS
 from engines.models import arch_of, create_model, get_preset
 from engines.models.hot import HoT, unpruned
 from engines.runtime import BACKENDS, load_engine, unavailable_reason
@@ -280,6 +284,57 @@ def models_to_bench(presets: list[str], weights: str | Path | None, seed: int = 
         torch.manual_seed(seed)
         models[name] = create_model(get_preset(name)).eval()
     return models
+
+
+class OneByOne:
+    """An engine called once per window, the way N single-person pipelines would call it."""
+
+    def __init__(self, engine) -> None:
+        self.engine = engine
+
+    def run(self, windows: np.ndarray) -> list:
+        return [self.engine.run(window[None]) for window in windows]
+
+
+class PeopleFeed:
+    """Each call: the next window of each of ``people`` independent live streams (one per person)."""
+
+    def __init__(self, window: int, joints: int, people: int, calls: int) -> None:
+        self.streams = [StreamFeed(window, joints, 1, calls, seed=person) for person in range(people)]
+
+    def __call__(self) -> np.ndarray:
+        return np.concatenate([stream() for stream in self.streams])
+
+
+def people_cost(weights: str | Path | None, backend: str, people=(1, 2, 4), *, threads: int = 2,
+                iterations: int = 300, warmup: int = 20, max_seconds: float = 20.0) -> dict:
+    """The lifter's time per frame with N people in view: one engine call for all N windows (what
+    the live pipeline does) against N calls of one window each, timed in alternating rounds on two
+    engines of the same weights (each with its own frame cache, if the backend has one)."""
+    batched, one_by_one = (load_engine(weights, backend=backend, threads=threads) for _ in range(2))
+    rows = []
+    for n in tqdm(people, desc="people"):
+        feeds = [PeopleFeed(batched.window, NUM_JOINTS, n, iterations + warmup + 1) for _ in range(2)]
+        engines = [batched, OneByOne(one_by_one)]
+        for engine, feed in zip(engines, feeds):
+            warm_up(engine, feed, warmup, max_seconds / 4)
+        together, apart = interleaved_times(engines, feeds, iterations, max_seconds)
+        p50, p99 = (np.percentile(together, [50, 99]) * 1e3).tolist()
+        q50, q99 = (np.percentile(apart, [50, 99]) * 1e3).tolist()
+        rows.append({"people": n, "one_call_p50_ms": p50, "one_call_p99_ms": p99, "calls_each_p50_ms": q50,
+                     "calls_each_p99_ms": q99, "runs": int(min(len(together), len(apart))), "speedup": q50 / p50})
+    return {"machine": machine_info(threads), "engine": batched.describe(), "people": rows}
+
+
+def people_markdown(report: dict) -> str:
+    m, e = report["machine"], report["engine"]
+    lines = [f"Lifter per frame with N people: {e['model']} on {e['backend']}, {m['threads']} threads, "
+             f"{m['cpu']}, load average {m['load_average_1m']:.2f}", "",
+             "| people | one call, p50 ms | p99 ms | a call each, p50 ms | p99 ms | one call faster by | runs |",
+             "|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += [f"| {r['people']} | {r['one_call_p50_ms']:.2f} | {r['one_call_p99_ms']:.2f} | {r['calls_each_p50_ms']:.2f} | "
+              f"{r['calls_each_p99_ms']:.2f} | {r['speedup']:.2f}x | {r['runs']} |" for r in report["people"]]
+    return "\n".join(lines) + "\n"
 
 
 def humanoid_cost(iterations: int = 1000, seed: int = 0) -> dict:

@@ -5,7 +5,8 @@ Every frame is lifted by the window whose target it is, at the rate the model wa
 :mod:`engines.windows`. Seq2seq checkpoints work the same way: the engine keeps only the target
 frame of their output. The input's rate is never guessed: a stream recording
 (docs/recording.md) says it, and so do its image size and who each pose is; a plain array needs
-them given. A recording is lifted one person at a time, so no window mixes two people.
+them given. A recording is lifted one person at a time (their rows may be interleaved), so no window mixes
+two people.
 """
 from __future__ import annotations
 
@@ -127,7 +128,7 @@ def lift_file(input_path: str | Path, output_path: str | Path, weights: str | Pa
     (with ``seq`` and ``person`` for a recording); returns a summary.
 
     ``fps``, ``width`` and ``height`` override what the input says; the rate must come from one
-    or the other. Each run of poses of one person is lifted on its own. With ``world_path``
+    or the other. Each person's poses are lifted on their own. With ``world_path``
     (MediaPipe's world landmarks of the same frames) ``pose3d`` is the fused output the live
     pipeline publishes; ``pose3d_lifter`` is always the lifter's alone.
     """
@@ -145,10 +146,12 @@ def lift_file(input_path: str | Path, output_path: str | Path, weights: str | Pa
     model_fps = checkpoint_fps(weights)
     engine = load_engine(weights, backend=backend, lookahead=lookahead, flip=flip)
     person = given.person if given.person is not None else np.zeros(len(pose2d), np.int64)
-    starts = np.flatnonzero(np.r_[True, person[1:] != person[:-1]])
     rate = None if fps == model_fps else fps
-    lifted = np.concatenate([lift_sequence(engine, pose2d[a:b], rate, model_fps, batch_size=batch_size, progress=progress)
-                             for a, b in zip(starts, np.r_[starts[1:], len(pose2d)])])
+    lifted = np.empty(pose2d.shape[:-1] + (3,), np.float32)
+    people = np.unique(person)
+    for who in people:  # a recording of several people interleaves their rows
+        rows = np.flatnonzero(person == who)
+        lifted[rows] = lift_sequence(engine, pose2d[rows], rate, model_fps, batch_size=batch_size, progress=progress)
     pose3d = fuse_world(lifted, world_to_h36m(world)) if world is not None else lifted
     described = engine.describe()
     output_path = Path(output_path)
@@ -159,4 +162,4 @@ def lift_file(input_path: str | Path, output_path: str | Path, weights: str | Pa
              weights_sha256=described["weights_sha256"] or "", **known)
     return {"frames": len(pose3d), "output": str(output_path), "backend": described["backend"],
             "window": engine.window, "lookahead": lookahead, "model_fps": model_fps, "fps": fps,
-            "resampled": fps != model_fps, "segments": len(starts), "fused": world is not None}
+            "resampled": fps != model_fps, "people": len(people), "fused": world is not None}

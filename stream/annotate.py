@@ -3,18 +3,19 @@
 Every source frame is written, at the source frame rate, whether or not it has a pose: a frame
 the pipeline skipped or saw no one in is written as it is, next to an empty floor, so the output
 lines up frame for frame with the input. Poses are matched to frames by ``seq``, the frame's
-index in its source.
+index in its source; a frame with several people shows them all, each 2D skeleton with its id.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 from tqdm import tqdm
 
-from stream.render import View3D, draw_skeleton_2d, draw_skeleton_3d, put_lines
+from engines.skeleton import JOINT_INDEX
+from stream.render import PERSON_SPACING_M, View3D, draw_skeleton_2d, draw_skeleton_3d, put_lines
 from stream.wire import MetaFrame, PoseFrame
 
 
@@ -37,28 +38,36 @@ class AnnotatedVideoWriter:
             raise ValueError(f"cannot write video {str(self.path)!r} (OpenCV mp4v writer did not open)")
         self.frames = self.annotated = 0
 
-    def compose(self, image: np.ndarray, pose: PoseFrame | None = None) -> np.ndarray:
-        """The output frame for ``image`` (BGR, ``image_size``) and its pose, if any."""
+    def compose(self, image: np.ndarray, people: Sequence[PoseFrame] = ()) -> np.ndarray:
+        """The output frame for ``image`` (BGR, ``image_size``) and the poses of its people, if
+        any: every 2D skeleton on the image (with its id when there are several), the 3D ones side
+        by side in the panel."""
         if image.shape[1::-1] != self.image_size:
             raise ValueError(f"frame is {image.shape[1]}x{image.shape[0]}, the writer was opened for "
                              f"{self.image_size[0]}x{self.image_size[1]}")
         image = image.copy()
         panel = self.view.blank()
-        if pose is None:
+        if not people:
             put_lines(panel, ["no pose"])
-        else:
+        for k, pose in enumerate(people):
             pose2d = pose.arrays["pose2d"] * (np.array(self.image_size) / pose.header.get("image_size", self.image_size))
             draw_skeleton_2d(image, pose2d, pose.arrays.get("score"))
-            draw_skeleton_3d(panel, pose.pose3d, self.view, dim=not pose.valid)
-            put_lines(panel, [f"seq {pose.seq}" + ("" if pose.valid else "  held")])
+            draw_skeleton_3d(panel, pose.pose3d, self.view, dim=not pose.valid,
+                             shift_m=PERSON_SPACING_M * (k - (len(people) - 1) / 2))
+            if len(people) > 1 and np.isfinite(head := pose2d[JOINT_INDEX["head_top"]]).all():
+                put_lines(image, [f"id {pose.header.get('person')}"], origin=(int(head[0]) - 12, max(int(head[1]) - 8, 12)))
+        if people:
+            held = "" if all(pose.valid for pose in people) else "  held"
+            ids = f"  people {', '.join(str(p.header.get('person')) for p in people)}" if len(people) > 1 else ""
+            put_lines(panel, [f"seq {people[0].seq}{ids}{held}"])
         return np.hstack([image, panel])
 
-    def write(self, image: np.ndarray, pose: PoseFrame | None = None) -> np.ndarray:
+    def write(self, image: np.ndarray, people: Sequence[PoseFrame] = ()) -> np.ndarray:
         """Compose and write one frame; returns what was written."""
-        frame = self.compose(image, pose)
+        frame = self.compose(image, people)
         self.writer.write(frame)
         self.frames += 1
-        self.annotated += pose is not None
+        self.annotated += bool(people)
         return frame
 
     def close(self) -> None:
@@ -71,9 +80,10 @@ class AnnotatedVideoWriter:
         self.close()
 
 
-def poses_by_seq(messages: Iterable[PoseFrame | MetaFrame], stream_id: str | None = None) -> dict[int, PoseFrame]:
-    """The pose messages of one stream keyed by ``seq``. With ``stream_id`` None the messages must
-    all come from one stream (else a ValueError lists them)."""
+def poses_by_seq(messages: Iterable[PoseFrame | MetaFrame], stream_id: str | None = None
+                 ) -> dict[int, list[PoseFrame]]:
+    """The pose messages of one stream keyed by ``seq``: one per person in the frame. With
+    ``stream_id`` None the messages must all come from one stream (else a ValueError lists them)."""
     poses = [m for m in messages if isinstance(m, PoseFrame)]
     streams = sorted({m.stream_id for m in poses})
     if stream_id is None and len(streams) > 1:
@@ -81,12 +91,15 @@ def poses_by_seq(messages: Iterable[PoseFrame | MetaFrame], stream_id: str | Non
     chosen = [m for m in poses if stream_id in (None, m.stream_id)]
     if not chosen:
         raise ValueError(f"no pose messages for stream {stream_id!r} (streams: {streams})")
-    return {m.seq: m for m in chosen}
+    people: dict[int, list[PoseFrame]] = {}
+    for message in chosen:
+        people.setdefault(message.seq, []).append(message)
+    return people
 
 
-def annotate_video(video: str | Path, poses: Mapping[int, PoseFrame], out: str | Path,
+def annotate_video(video: str | Path, poses: Mapping[int, Sequence[PoseFrame]], out: str | Path,
                    panel_width: int | None = None, progress: bool = True) -> dict[str, int]:
-    """Write ``out``: every frame of ``video`` annotated with ``poses[frame index]`` where present.
+    """Write ``out``: every frame of ``video`` annotated with the people of ``poses[frame index]``.
 
     Returns counts: frames written, annotated, and poses whose ``seq`` is past the video's end.
     A video the recording does not fit (more poses past its end than on its frames: an image,
@@ -107,7 +120,7 @@ def annotate_video(video: str | Path, poses: Mapping[int, PoseFrame], out: str |
                 ok, image = capture.read()
                 if not ok:
                     break
-                writer.write(image, poses.get(writer.frames))  # frames written so far = this frame's index
+                writer.write(image, poses.get(writer.frames, ()))  # frames written so far = this frame's index
                 bar.update()
     finally:
         capture.release()

@@ -21,6 +21,7 @@ from stream.pose2d import create_pose2d
 from stream.publisher import Publisher
 from stream.sinks import SinkRunner, start_sinks
 from stream.smoothing import PoseSmoother
+from stream.tracking import CONFIRM_FRAMES, PeopleTracker
 from stream.sources import Source, open_source
 
 if TYPE_CHECKING:  # engines.runtime loads the model code: only when an engine is built
@@ -33,7 +34,8 @@ class Components:
 
     stop: threading.Event  # set to end the run; a reconnecting camera stops waiting on it too
     source: Source
-    pose2d: object  # a stream.pose2d backend: estimate(image, t_ms) -> Pose2D | None
+    pose2d: object  # a stream.pose2d backend: estimate(image, t_ms) -> list[Pose2D]
+    tracker: PeopleTracker  # numbers the people the backend finds
     engine: Engine
     lifter: LifterStage
     publisher: Publisher  # its description (the meta message) already set
@@ -51,6 +53,7 @@ class RunOptions:
     wait_for_subscriber_s: float  # how long to wait for a first subscriber before starting
     report_frames: int  # the newest frames whose timings the report keeps
     settings_json: dict  # every setting, for the report
+    media_clock: bool  # a file or folder: motion is timed by frame index / fps, not by when it was read
 
 
 def load_default_engine(settings: Settings) -> Engine:
@@ -93,7 +96,9 @@ def build_components(settings: Settings, engine: Engine | None = None, source: S
                     if s.filter.enabled else None)
         lifter = LifterStage(engine, s.lifter.hold_frames, s.root.enabled, s.root.focal_px,
                              s.root.hfov_deg, smoother, s.lifter.max_batch if _live(s, source) else None,
-                             s.lifter.min_key_score, tuple(s.lifter.key_joints), s.lifter.fuse_world)
+                             s.lifter.min_key_score, tuple(s.lifter.key_joints), s.lifter.fuse_world,
+                             s.pose2d.max_people)
+        tracker = PeopleTracker(s.pose2d.lost_s, s.pose2d.reentry_s, s.pose2d.max_people, min_frames=CONFIRM_FRAMES)
         p = s.publisher
         publisher = Publisher(p.endpoint, p.stream_id, p.send_hwm, p.meta_interval_s,
                               allow_remote=p.allow_remote, curve_secret_key=p.curve_secret_key,
@@ -110,7 +115,7 @@ def build_components(settings: Settings, engine: Engine | None = None, source: S
         raise
     publisher.description = wire.plain(describe_stream(s, engine, source))
     _warm_up(engine)
-    return Components(stop, source, pose2d, engine, lifter, publisher, sinks)
+    return Components(stop, source, pose2d, tracker, engine, lifter, publisher, sinks)
 
 
 def run_options(settings: Settings, source: Source) -> RunOptions:
@@ -119,7 +124,8 @@ def run_options(settings: Settings, source: Source) -> RunOptions:
     return RunOptions(frame_queue=p.frame_queue, pose_queue=p.pose_queue,
                       drop_oldest=_live(settings, source), max_frames=p.max_frames,
                       wait_for_subscriber_s=settings.publisher.wait_for_subscriber_s,
-                      report_frames=p.report_frames, settings_json=settings.model_dump(mode="json"))
+                      report_frames=p.report_frames, settings_json=settings.model_dump(mode="json"),
+                      media_clock=not source.source_id.startswith("camera:"))
 
 
 def describe_stream(settings: Settings, engine: Engine, source: Source) -> dict:
@@ -140,6 +146,8 @@ def describe_stream(settings: Settings, engine: Engine, source: Source) -> dict:
         "fps": source.fps,
         "source": source.source_id,
         "source_state": source.state(),
+        "max_people": s.pose2d.max_people,
+        "people": [],
         "root": {"enabled": s.root.enabled, "focal_px": s.root.focal_px, "hfov_deg": s.root.hfov_deg},
         "filter": s.filter.model_dump(),
         "topics": {"pose": wire.pose_topic(s.publisher.stream_id).decode(),

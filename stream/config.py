@@ -47,7 +47,9 @@ class Pose2DSettings(_Section):
     num_poses: int = Field(2, ge=1)
     min_detection_confidence: float = Field(0.5, ge=0, le=1)
     min_tracking_confidence: float = Field(0.5, ge=0, le=1)
-    same_person_iou: float = Field(0.1, ge=0, le=1)
+    max_people: int = Field(1, ge=1)
+    lost_s: float = Field(1.5, gt=0)
+    reentry_s: float = Field(5.0, gt=0)
 
     @field_validator("backend")
     @classmethod
@@ -57,6 +59,17 @@ class Pose2DSettings(_Section):
         if value not in BACKENDS:
             raise ValueError(f"unknown backend {value!r}; choose one of {', '.join(BACKENDS)}")
         return value
+
+    @model_validator(mode="after")
+    def _can_see_max_people(self) -> "Pose2DSettings":
+        if self.max_people > 1 and self.backend == "solutions":
+            raise ValueError(f"max_people {self.max_people} needs backend 'tasks': 'solutions' sees one person")
+        if self.backend == "tasks" and self.num_poses < self.max_people:
+            raise ValueError(f"max_people {self.max_people} is more than the {self.num_poses} people num_poses "
+                             "lets the detector find")
+        if self.lost_s > self.reentry_s:
+            raise ValueError(f"lost_s {self.lost_s} must not exceed reentry_s {self.reentry_s}")
+        return self
 
 
 class LifterSettings(_Section):

@@ -91,7 +91,7 @@ def detect_people(pose: SolutionsPose, image: np.ndarray, max_people: int) -> li
     image = image.copy()
     people = []
     for _ in range(max_people):
-        found = pose.estimate(image, 0)
+        found = next(iter(pose.estimate(image, 0)), None)  # the legacy solution sees one person at most
         if found is None:
             break
         people.append(found)
@@ -265,7 +265,7 @@ def build_reference(videos: Sequence[str | Path], calibration: str | Path, near:
             crop, offset = _crop(frames[v][i], boxes[v, i])
             expected = cameras[v].project(track[i]) - offset
             tolerance = 0.06 * (boxes[v, i, 2] - boxes[v, i, 0])
-            found = follower.estimate(crop, int(i * 1000 / fps))
+            found = next(iter(follower.estimate(crop, int(i * 1000 / fps))), None)
             if found is None or not _agrees(found.landmarks_px, expected, tolerance):
                 # Lost, or following someone else (an occluder in the crop): search the image
                 # around the followed person and restart the tracker.

@@ -1,8 +1,15 @@
 """The report of a finished run: where every captured frame ended, next to the latencies.
 
-Nothing is lost silently: every captured frame ends in exactly one counted outcome (published,
-dropped in a queue or by the socket, skipped by the lifter, no person, not finite), and the
-report's ``unaccounted`` count, captured frames minus all outcomes, is 0 after a clean stop.
+Nothing is lost silently. Every captured frame is dropped in a queue before the lifter or gives
+the lifter one pose per person in it (``person_frames``, held ones included) or nobody's
+(``frames_without_pose``); every such pose ends in one counted outcome (published, dropped in a
+queue or by the socket, skipped by the lifter, not finite). The report's ``unaccounted`` count,
+what went in minus all outcomes, is 0 after a clean stop. With one person it reads as before:
+captured = published + dropped + skipped + not finite + frames without a pose.
+Per person (``info.people``, :class:`stream.report.LatencyReport`'s): poses published, rate and
+latency under each id; the tracker's counts (new ids,
+re-entries, id switches, ...) are ``tracker_*``; the 2D stage's time by people in the frame is
+``info.pose2d_ms_by_people``, the cost per person.
 Each other output (:mod:`stream.sinks`) reports what it sent, dropped and failed on
 (``info.sinks``, and ``sink_<name>_dropped`` / ``_errors`` among the counts).
 The latencies and the report's layout are :class:`stream.report.LatencyReport`'s.
@@ -10,6 +17,8 @@ The latencies and the report's layout are :class:`stream.report.LatencyReport`'s
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from stream import wire
 
@@ -24,6 +33,11 @@ def _reader_counts(reader) -> dict[str, int]:
     return {label: getattr(reader, name) for name, label in names.items() if hasattr(reader, name)}
 
 
+def _percentiles(times_ms) -> dict:
+    p50, p99 = np.percentile(np.asarray(times_ms, np.float64), [50, 99])
+    return {"p50": round(float(p50), 3), "p99": round(float(p99), 3), "n": len(times_ms)}
+
+
 def build_report(pipeline: Pipeline, wall_ns: int) -> dict:
     """The report of ``pipeline``'s run, which took ``wall_ns``: counts, rates, latencies, what ran."""
     p = pipeline
@@ -36,7 +50,9 @@ def build_report(pipeline: Pipeline, wall_ns: int) -> dict:
         "invalid_frames": source.frames_invalid,
         **{f"dropped_{name}": q.dropped for name, q in p.queues.items()},
         "no_person": lifter.no_person,
-        "left_right_repaired": lifter.left_right.repaired,
+        "frames_without_pose": lifter.frames_without_pose,
+        "person_frames": lifter.person_frames,
+        "left_right_repaired": lifter.left_right_repaired,
         "non_finite_2d": p.non_finite_2d,
         "held_invalid": lifter.held,
         "skipped_by_lifter": lifter.skipped,
@@ -50,15 +66,19 @@ def build_report(pipeline: Pipeline, wall_ns: int) -> dict:
         "source_stalls": source.stalls,
         "window_restarts_at_gaps": lifter.epoch_restarts,
         **_reader_counts(source.reader),
+        **{f"tracker_{name}": value for name, value in p.tracker.counts.items()},
         **{f"sink_{s.name}_{what}": s.counts()[what] for s in p.sinks for what in ("dropped", "errors")},
     }
-    outcomes = (counts["published"] + counts["dropped_by_socket"] + counts["skipped_by_lifter"]
-                + counts["non_finite_3d"] + counts["no_person"] - counts["held_invalid"]
-                + sum(q.dropped for q in p.queues.values()))
-    counts["unaccounted"] = p.captured - outcomes
+    queues = {name: q.dropped for name, q in p.queues.items()}
+    frames_unaccounted = (p.captured - queues["wait_2d"] - queues["wait_lift"] - counts["frames_without_pose"]
+                          - lifter.frames_with_pose)
+    poses_unaccounted = (counts["person_frames"] - counts["published"] - counts["dropped_by_socket"]
+                         - counts["skipped_by_lifter"] - counts["non_finite_3d"] - queues["wait_publish"])
+    counts["unaccounted"] = frames_unaccounted + poses_unaccounted
     info = {"wall_s": round(wall_ns / 1e9, 3), "source": source.source_id, "paced": source.paced,
             "invalid_frame_reasons": dict(source.invalid_reasons),
             "source_fps": source.fps, "endpoint": p.publisher.endpoint,
             "engine": wire.plain(p.engine.describe()), "settings": p.options.settings_json,
-            "sinks": {s.name: s.counts() for s in p.sinks}}
+            "sinks": {s.name: s.counts() for s in p.sinks},
+            "pose2d_ms_by_people": {str(n): _percentiles(times) for n, times in sorted(p.pose2d_ms_by_people.items())}}
     return p.report.build(counts, info, input_fps)

@@ -1,6 +1,6 @@
 """The live pipeline: four stages in threads joined by small bounded queues.
 
-    source --q--> 2D (MediaPipe) --q--> lifter (ring, engine, root, filter) --q--> publisher
+    source --q--> 2D (MediaPipe, tracker) --q--> lifter (rings, engine, root, filter) --q--> publisher
 
 The parts come ready-made from :mod:`stream.build`; the stages here never read ``Settings``.
 
@@ -24,6 +24,11 @@ Every frame is stamped at each stage boundary (``FrameRecord``); the report buil
 (or on Ctrl-C) by :mod:`stream.outcome` has per-stage and glass-to-publish percentiles, rates,
 counts and per-frame data.
 
+Several people: the 2D stage finds everyone and :mod:`stream.tracking` numbers them; the lifter
+keeps a ring per person and lifts all their windows in one engine call. Each person's pose is a
+message of its own, ``person`` being their id, and the meta message lists the people in view
+(``people``), sent at once when that changes.
+
 The source's state (``ok``, ``reconnecting``, ``stalled``, ``ended``) is published in the meta
 message as ``source_state``, at once when it changes. SIGINT and SIGTERM stop the source and let
 the frames in flight drain through every stage before the sockets close and the report is
@@ -40,11 +45,10 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, Callable
 
-import numpy as np
-
 from stream import wire
 from stream.build import Components, RunOptions, build_components, run_options
 from stream.outcome import build_report
+from stream.pose2d import track_people
 from stream.record import FrameRecord
 from stream.report import LatencyReport
 from stream.sinks import Output
@@ -104,15 +108,11 @@ class StageQueue:
             return items
 
 
-def _finite_2d(pose) -> bool:
-    return bool(np.isfinite(pose.landmarks_px).all() and np.isfinite(pose.visibility).all())
-
-
 class Pipeline:
     """Runs ready parts (see :mod:`stream.build`) as four stages in threads, and reports the run."""
 
     def __init__(self, parts: Components, options: RunOptions) -> None:
-        self.stop, self.source, self.pose2d = parts.stop, parts.source, parts.pose2d
+        self.stop, self.source, self.pose2d, self.tracker = parts.stop, parts.source, parts.pose2d, parts.tracker
         self.engine, self.lifter, self.publisher, self.sinks = parts.engine, parts.lifter, parts.publisher, parts.sinks
         self.options = options
         drop = options.drop_oldest
@@ -122,6 +122,7 @@ class Pipeline:
         self.report = LatencyReport(options.report_frames)
         self.errors: list[BaseException] = []
         self.captured = self.non_finite_2d = 0
+        self.pose2d_ms_by_people: dict[int, deque] = {}  # people found -> the 2D stage's times (ms)
         self.capture_span_ns = [0, 0]
         self.source_state = self.publisher.description["source_state"]  # the state consumers were told
 
@@ -145,7 +146,8 @@ class Pipeline:
             height, width = frame.image.shape[:2]
             rec = FrameRecord(frame.seq, frame.source_id, frame.t_capture_ns, (width, height),
                               stamps={"capture": frame.t_capture_ns, "read": frame.t_read_ns}, image=frame.image,
-                              epoch=frame.epoch)
+                              epoch=frame.epoch, t_s=frame.seq / self.source.fps if self.options.media_clock
+                              else frame.t_capture_ns / 1e9)
             out.put(rec)
             if limit is not None and self.captured >= limit:
                 break
@@ -154,12 +156,14 @@ class Pipeline:
         inbox, out = self.queues["wait_2d"], self.queues["wait_lift"]
         while (rec := self._next(inbox)) is not END:
             rec.stamp("wait_2d")
-            rec.pose2d = self.pose2d.estimate(rec.image, rec.t_capture_ns // 1_000_000)
-            if rec.pose2d is not None and not _finite_2d(rec.pose2d):
-                self.non_finite_2d += 1  # never lifted: the lifter treats the frame as having nobody
-                rec.pose2d = None
+            people = self.pose2d.estimate(rec.image, round(rec.t_s * 1000))
+            finite = [pose for pose in people if pose.is_finite()]
+            self.non_finite_2d += len(people) - len(finite)  # never lifted: as if not seen
+            rec.people = track_people(self.tracker, finite, rec.t_s)
             rec.image = None
             rec.stamp("pose2d")
+            cost = self.pose2d_ms_by_people.setdefault(len(people), deque(maxlen=self.options.report_frames))
+            cost.append((rec.stamps["pose2d"] - rec.stamps["wait_2d"]) / 1e6)
             out.put(rec)
 
     def _lift(self) -> None:
@@ -192,6 +196,7 @@ class Pipeline:
             sent = pub.send(parts)
             rec.stamp("publish")
             self.report.add(rec, sent)
+            self._announce_people(rec)
             if self.sinks:
                 out = Output(parts)
                 for sink in self.sinks:
@@ -204,6 +209,13 @@ class Pipeline:
         meta = wire.decode(self.publisher.send_meta())
         for sink in self.sinks:
             sink.describe(meta)
+
+    def _announce_people(self, rec) -> None:
+        """Tell consumers at once when the people in view change (``people`` in the meta message)."""
+        people = sorted(pose.person_id for pose in rec.people)
+        if people != self.publisher.description.get("people"):
+            self.publisher.description["people"] = people
+            self._describe()
 
     def _announce_state(self, state: str) -> None:
         """Tell consumers at once when the source's state changes (also logged)."""

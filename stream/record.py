@@ -1,5 +1,12 @@
 """One frame's data and timestamps as it moves through the pipeline.
 
+``t_s`` is the time motion is measured in (MediaPipe's video mode, tracking, smoothing): the media time (frame index /
+fps) of a file or folder, which an offline run reads faster, or a paced one later, than it plays;
+a camera's capture time.
+
+Up to the lifter a record is a frame and holds everyone in it (``people``); the lifter hands on
+one record per person and frame (``pose2d``, ``pose3d``, ...).
+
 Each stage stamps the wall-clock time (``time.time_ns``) at which it finished with the frame,
 in pipeline order, so a stage's duration is the difference between its stamp and the previous
 one and the durations add up to glass-to-publish. The ``wait_*`` stages are time spent in a queue.
@@ -7,7 +14,7 @@ one and the durations add up to glass-to-publish. The ``wait_*`` stages are time
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -24,12 +31,18 @@ class FrameRecord:
     image_size: tuple[int, int]                         # (width, height)
     stamps: dict[str, int] = field(default_factory=dict)
     image: np.ndarray | None = None                     # released after the 2D stage
-    pose2d: Pose2D | None = None
+    people: list[Pose2D] = field(default_factory=list)  # everyone the 2D stage tracks in the frame
+    pose2d: Pose2D | None = None                        # after the lifter: the person this record is of
     pose3d: np.ndarray | None = None                    # (17, 3) metres, root-relative
     root: np.ndarray | None = None                      # (3,) metres, camera coordinates
     valid: bool = False
     confident: bool = False                             # valid and the key joints well seen
     epoch: int = 0                                      # the source's epoch: windows never span two
+    t_s: float = 0.0                                    # when the frame shows, for motion (see below)
+
+    def for_person(self, pose2d: Pose2D) -> FrameRecord:
+        """This frame's record for one of its people (its own stamps from now on)."""
+        return replace(self, pose2d=pose2d, stamps=dict(self.stamps))
 
     def stamp(self, stage: str) -> None:
         """Mark the end of ``stage`` now."""

@@ -26,6 +26,7 @@ BACKGROUND_BGR = (30, 30, 30)
 FLOOR_BGR = (75, 75, 75)
 TEXT_BGR = (235, 235, 235)
 ANKLES = (JOINT_INDEX["left_ankle"], JOINT_INDEX["right_ankle"])
+PERSON_SPACING_M = 0.9  # how far apart several people are drawn in a 3D panel (shift_m)
 
 
 def joint_colour(joint: int) -> tuple[int, int, int]:
@@ -91,15 +92,17 @@ def _floor(view: View3D) -> np.ndarray:
     return canvas
 
 
-def draw_skeleton_3d(canvas: np.ndarray, pose3d: np.ndarray, view: View3D, dim: bool = False) -> np.ndarray:
+def draw_skeleton_3d(canvas: np.ndarray, pose3d: np.ndarray, view: View3D, dim: bool = False,
+                     shift_m: float = 0.0) -> np.ndarray:
     """Draw a (17, 3) camera-coordinate pose onto ``canvas`` (from :meth:`View3D.blank`), far bones
-    first so near ones cover them. ``dim`` greys it out (a held, not freshly measured, pose)."""
+    first so near ones cover them. ``dim`` greys it out (a held, not freshly measured, pose);
+    ``shift_m`` stands it that far to the right of the centre (several people side by side)."""
     pose = np.asarray(pose3d)
     if pose.shape != (NUM_JOINTS, 3):
         raise ValueError(f"pose3d must have shape ({NUM_JOINTS}, 3), got {pose.shape}")
     if not np.isfinite(pose).all():
         return canvas
-    pixels, depth = view.project(standing(pose))
+    pixels, depth = view.project(standing(pose) + (shift_m, 0.0, 0.0))
     points = np.round(pixels).astype(np.int32)
     thickness = max(2, round(view.size[1] / 120))
     for parent, child in sorted(BONES, key=lambda bone: depth[list(bone)].mean()):

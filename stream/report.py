@@ -3,7 +3,9 @@
 Kept per frame (columnar, so the JSON stays compact) so ``tools/latency_plot.py`` can draw the
 timeline; summarised as p50/p95/p99/max for people. A live pipeline runs for hours, so only the
 newest ``max_frames`` frames are kept (memory stays flat): percentiles and the timeline cover
-those, while the output rate and the counts cover the whole run.
+those, while the output rate and the counts cover the whole run. With several people each
+message is a row, and ``info.people`` gives per person id the poses published, their rate
+(over that person's capture times) and glass-to-publish p50/p99.
 """
 from __future__ import annotations
 
@@ -24,6 +26,25 @@ def rate(count: int, times_ns: list[int]) -> float:
     return (count - 1) / span if count > 1 and span > 0 else 0.0
 
 
+class _Person:
+    """One person's published poses: how many, at what rate, how late."""
+
+    def __init__(self, latencies: deque) -> None:
+        self.sent, self.first_capture_ns, self.last_capture_ns = 0, None, 0
+        self.latencies = latencies
+
+    def add(self, t_capture_ns: int, glass_to_publish_ms: float) -> None:
+        self.sent += 1
+        self.first_capture_ns = t_capture_ns if self.first_capture_ns is None else self.first_capture_ns
+        self.last_capture_ns = t_capture_ns
+        self.latencies.append(glass_to_publish_ms)
+
+    def summary(self) -> dict:
+        p50, p99 = np.percentile(np.asarray(self.latencies, np.float64), [50, 99])
+        return {"published": self.sent, "fps": round(rate(self.sent, [self.first_capture_ns, self.last_capture_ns]), 2),
+                GLASS_TO_PUBLISH + "_ms": {"p50": round(float(p50), 3), "p99": round(float(p99), 3)}}
+
+
 class LatencyReport:
     def __init__(self, max_frames: int | None = None) -> None:
         self.max_frames = max_frames
@@ -33,6 +54,7 @@ class LatencyReport:
         self.frames = self.sent_total = 0
         self.first_sent_capture_ns: int | None = None
         self.last_sent_capture_ns = 0
+        self.people: dict[int, _Person] = {}
 
     def _column(self, values=()) -> deque:
         return deque(values, maxlen=self.max_frames)
@@ -51,6 +73,8 @@ class LatencyReport:
             if self.first_sent_capture_ns is None:
                 self.first_sent_capture_ns = rec.t_capture_ns
             self.last_sent_capture_ns = rec.t_capture_ns
+            person = self.people.setdefault(rec.pose2d.person_id, _Person(self._column()))
+            person.add(rec.t_capture_ns, rec.glass_to_publish_ms())
         for name, ms in {**rec.stages_ms(), GLASS_TO_PUBLISH: rec.glass_to_publish_ms()}.items():
             column = self.stages.setdefault(name, self._column([float("nan")] * n))
             column.append(ms)
@@ -72,8 +96,9 @@ class LatencyReport:
         # captured: publish times bunch up as the first frames' start-up latency drains, and a
         # rate over them came out above the input's ("output 30.1 > input 30.0").
         output_fps = rate(self.sent_total, [self.first_sent_capture_ns or 0, self.last_sent_capture_ns])
+        people = {str(person_id): person.summary() for person_id, person in sorted(self.people.items())}
         return {
-            "info": {**info, "frames_timed": self.frames, "frames_kept": len(self.seq)},
+            "info": {**info, "frames_timed": self.frames, "frames_kept": len(self.seq), "people": people},
             "fps": {"input": round(input_fps, 2), "output": round(output_fps, 2)},
             "counts": counts,
             "latency_ms": latency,

@@ -17,9 +17,11 @@ class PoseSmoother:
         self.params = dict(freq=fps, mincutoff=min_cutoff, beta=beta, dcutoff=d_cutoff)
         self.filters: dict[str, list[OneEuroFilter]] = {}
 
-    def reset(self) -> None:
-        """Start over (new person): forget the previous motion."""
-        self.filters.clear()
+    def fresh(self) -> PoseSmoother:
+        """A smoother with the same settings and no history: one for each further person."""
+        other = PoseSmoother.__new__(PoseSmoother)
+        other.params, other.filters = dict(self.params), {}
+        return other
 
     def __call__(self, name: str, values: np.ndarray, t_s: float) -> np.ndarray:
         flat = values.reshape(-1)

@@ -3,13 +3,18 @@
 Each track predicts where its joints are now (its last joints moved on by its velocity).
 Detections and tracks are paired by the Hungarian method (scipy) on the predicted joints'
 distance, in person heights, plus one minus the boxes' overlap, within a gate that widens with
-the time the track has gone unseen. The velocity carries an id through a crossing and through a
+the time the track has gone unseen (or where the boxes overlap well: the joints of a bad
+detection can be far off while its box is not). The velocity carries an id through a crossing and through a
 short occlusion. Any detection can continue a track; only a confident one starts a new track.
 
 Not ByteTrack: supervision dropped it in 0.31, and its successor (the ``trackers`` package)
 needs numpy 2, which mediapipe 0.10.21 cannot load. Pinning an older supervision would bring a
 removed class and PyAV for what is one assignment per frame here. ByteTrack has no re-entry
 either, so a layer like the one below would still be needed.
+
+At most ``max_people`` are followed. When every place is taken, a newcomer takes the place of
+the followed person unseen longest, if one was not seen in that frame: so a detector that sees
+one person at a time and turns to someone else is followed there at once.
 
 Identity across gaps comes from build: six segment lengths (head, torso, thigh, shin, upper arm,
 forearm, left and right averaged) over the person's height (head + torso + thigh + shin), in
@@ -34,13 +39,16 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from engines.skeleton import BONES, bone_lengths
+from engines.skeleton import BONES, FLIP_PERMUTATION, bone_lengths
 from engines.skeleton import JOINT_INDEX as J
 
 # A track may match a detection whose joints lie this far from its prediction, in person heights:
 # a fixed part for pose changes and noise, plus a part per second unseen for changes of speed.
 MOTION_GATE_HEIGHTS = 0.3
 MOTION_GATE_HEIGHTS_PER_S = 1.5
+# ... or whose box overlaps the predicted box this much: the detector's joints can be garbage
+# (a person found upside down, squashed) where its box is still right.
+BOX_GATE_IOU = 0.3
 # No one is taken back by build where they could not have run to since last seen (the detector
 # finding someone else the frame after one leaves the image).
 MAX_SPEED_HEIGHTS_PER_S = 3.0
@@ -55,7 +63,8 @@ FORESHORTENING_CAP = 0.3
 # detector seeing that person twice (PoseLandmarker does), not someone new.
 DUPLICATE_OVERLAP = 0.6
 # A track seen fewer times than this is dropped the first frame it is missed: a detector's
-# one-off (a bad duplicate, a false positive) must not hold one of max_people's places for lost_s.
+# one-off (a bad duplicate, a false positive) must not hold one of max_people's places for lost_s;
+# the live pipeline gives out ids only from this many sightings on (PeopleTracker min_frames).
 CONFIRM_FRAMES = 3
 _SHORTEST_SEGMENT_PX = 1e-3   # keeps the log finite for a segment seen end-on
 _UNMATCHABLE = 1e6
@@ -92,6 +101,10 @@ def build_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.minimum(np.abs(a - b), FORESHORTENING_CAP).mean(axis=-1)
 
 
+def _box_height(box: np.ndarray) -> float:
+    return float(box[3] - box[1])
+
+
 def _area(box: np.ndarray) -> float:
     return float(np.prod(np.clip(box[2:] - box[:2], 0, None)))
 
@@ -100,7 +113,7 @@ def _intersection(a: np.ndarray, b: np.ndarray) -> float:
     return _area(np.concatenate([np.maximum(a[:2], b[:2]), np.minimum(a[2:], b[2:])]))
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
+def box_iou(a: np.ndarray, b: np.ndarray) -> float:
     inter = _intersection(a, b)
     union = _area(a) + _area(b) - inter
     return inter / union if union > 0 else 0.0
@@ -114,9 +127,12 @@ def _containment(a: np.ndarray, b: np.ndarray) -> float:
 
 def _heights_apart(track: _Track, joints: np.ndarray, track_joints: np.ndarray | None = None) -> float:
     """Mean joint distance from ``track_joints`` (by default where the track was last seen), in
-    the track's heights."""
+    the track's heights. Each joint is compared with the nearer of its own and its left/right
+    partner's place: MediaPipe swaps the labels of a limb now and then, and that is no new person."""
     reference = track.joints if track_joints is None else track_joints
-    return float(np.linalg.norm(joints - reference, axis=1).mean()) / max(track.box[3] - track.box[1], 1.0)
+    straight = np.linalg.norm(joints - reference, axis=1)
+    crossed = np.linalg.norm(joints - reference[list(FLIP_PERMUTATION)], axis=1)
+    return float(np.minimum(straight, crossed).mean()) / max(track.height, 1.0)
 
 
 class _Track:
@@ -125,6 +141,7 @@ class _Track:
     def __init__(self, track_id: int, detection: Detection, build: np.ndarray, t_s: float) -> None:
         self.track_id = track_id
         self.joints, self.box = detection.joints, detection.box
+        self.height = _box_height(detection.box)  # a running mean: one squashed detection must not shrink it
         self.build = build
         self.last_seen_s = t_s
         self.velocity = np.zeros(2)   # px/s, the whole body's
@@ -148,6 +165,7 @@ class _Track:
         self.velocity = velocity
         self.joints, self.box, self.last_seen_s, self.lost = detection.joints, detection.box, t_s, False
         self.observations += 1
+        self.height += (_box_height(detection.box) - self.height) / min(self.observations, BUILD_FRAMES)
         self.build = self.build + (build - self.build) / min(self.observations, BUILD_FRAMES)
 
 
@@ -157,27 +175,31 @@ class PeopleTracker:
     ``counts``, plain ints for the pipeline report: ``new_ids`` (identities created),
     ``reentries`` (detections given back an identity that motion had let go), ``id_switches``
     (detections whose motion-given identity their build disputed, handed back to the right one),
-    ``lost_tracks`` (tracks unseen for longer than ``lost_s``), ``untracked`` (detections given
+    ``lost_tracks`` (tracks unseen for longer than ``lost_s``), ``displaced`` (tracks let go early,
+    unseen in a frame where a newcomer needed their place), ``untracked`` (detections given
     -1: beyond ``max_people``, or too unsure to start a track), ``duplicates`` (detections given -1
-    as a second sighting of a tracked person).
+    as a second sighting of a tracked person), ``unconfirmed`` (detections given -1 while their
+    track is younger than ``min_frames``).
     """
 
-    def __init__(self, lost_s: float = 1.0, reentry_s: float = 5.0, max_people: int = 2,
-                 min_score: float = 0.5, same_build: float = 0.1) -> None:
+    def __init__(self, lost_s: float = 1.5, reentry_s: float = 5.0, max_people: int = 2,
+                 min_score: float = 0.5, same_build: float = 0.1, min_frames: int = 1) -> None:
         """``lost_s``: how long an unseen track is still followed by motion (an occlusion).
         ``reentry_s``: how long after that its identity can still be taken back by build.
         ``same_build``: the build distance (mean log-ratio, ~relative difference) under which two
-        signatures may be the same person; it is also the margin a better fit needs to dispute motion."""
+        signatures may be the same person; it is also the margin a better fit needs to dispute motion.
+        ``min_frames``: a new track's id is given out from its ``min_frames``-th sighting on (the
+        ones before get -1, counted as ``unconfirmed``), so a one-off false detection never shows."""
         if not 0 < lost_s <= reentry_s:
             raise ValueError(f"need 0 < lost_s <= reentry_s, got lost_s={lost_s}, reentry_s={reentry_s}")
         if max_people < 1:
             raise ValueError(f"max_people must be at least 1, got {max_people}")
         self.lost_s, self.reentry_s, self.max_people = lost_s, reentry_s, max_people
-        self.min_score, self.same_build = min_score, same_build
+        self.min_score, self.same_build, self.min_frames = min_score, same_build, min_frames
         self.tracks: list[_Track] = []
         self.next_id = 0
-        self.counts = {"new_ids": 0, "reentries": 0, "id_switches": 0, "lost_tracks": 0, "untracked": 0,
-                       "duplicates": 0}
+        self.counts = {"new_ids": 0, "reentries": 0, "id_switches": 0, "lost_tracks": 0, "displaced": 0,
+                       "untracked": 0, "duplicates": 0, "unconfirmed": 0}
 
     def update(self, detections: list[Detection], t_s: float) -> list[int]:
         """The id of each detection at time ``t_s`` (seconds, increasing), in the same order;
@@ -195,11 +217,13 @@ class PeopleTracker:
             track.observe(detections[i], builds[i], t_s, moved_by_motion=by_motion.get(i) is track)
         self.tracks = [t for t in self.tracks if t.observations >= CONFIRM_FRAMES or t in owners.values()]
         for i in sorted(set(unsettled) - owners.keys(), key=lambda i: -detections[i].score):
-            if detections[i].score >= self.min_score and self._room() > 0:
+            if detections[i].score >= self.min_score and (self._room() > 0 or self._displace(owners.values())):
                 owners[i] = self._new_track(detections[i], builds[i], t_s)
             else:
                 self.counts["untracked"] += 1
-        return [owners[i].track_id if i in owners else -1 for i in range(len(detections))]
+        confirmed = {i: track for i, track in owners.items() if track.observations >= self.min_frames}
+        self.counts["unconfirmed"] += len(owners) - len(confirmed)
+        return [confirmed[i].track_id if i in confirmed else -1 for i in range(len(detections))]
 
     def _settle_by_build(self, detections: list[Detection], builds: list[np.ndarray], unsettled: list[int],
                          by_motion: dict[int, _Track], settled: dict[int, _Track], t_s: float) -> dict[int, _Track]:
@@ -228,6 +252,17 @@ class PeopleTracker:
                 self.counts["lost_tracks"] += 1
         self.tracks = [t for t in self.tracks if t_s - t.last_seen_s <= self.reentry_s]
 
+    def _displace(self, seen) -> bool:
+        """Every place is taken: let go of the followed track unseen longest, if one was not seen
+        in this frame, to make room for a newcomer (``displaced``). So a single-person detector
+        that turned to someone else is followed there at once, not after lost_s."""
+        unseen = [t for t in self.tracks if not t.lost and t not in seen]
+        if not unseen:
+            return False
+        min(unseen, key=lambda t: t.last_seen_s).lost = True
+        self.counts["displaced"] += 1
+        return True
+
     def _room(self) -> int:
         return self.max_people - sum(not t.lost for t in self.tracks)
 
@@ -240,8 +275,9 @@ class PeopleTracker:
             gate = MOTION_GATE_HEIGHTS + MOTION_GATE_HEIGHTS_PER_S * (t_s - track.last_seen_s)
             for i, detection in enumerate(detections):
                 distance = _heights_apart(track, detection.joints, joints)
-                if distance <= gate:
-                    cost[i, k] = distance + 1 - _iou(box, detection.box)
+                overlap = box_iou(box, detection.box)
+                if distance <= gate or overlap >= BOX_GATE_IOU:
+                    cost[i, k] = distance + 1 - overlap
         return {i: followed[k] for i, k in zip(*linear_sum_assignment(cost)) if cost[i, k] < _UNMATCHABLE}
 
     def _disputed(self, track: _Track, build: np.ndarray) -> bool:

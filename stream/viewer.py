@@ -1,4 +1,5 @@
-"""Live 3D view of hotstream poses: one panel per stream, side by side, with rate and latency.
+"""Live 3D view of hotstream poses: one panel per stream, side by side, with rate and latency;
+the people of a stream stand side by side in its panel.
 
 The viewer is an ordinary consumer (``stream.client.Subscriber``). It draws on a fixed clock
 (``fps`` ticks per second) rather than per message, so several streams share one canvas and a
@@ -19,9 +20,10 @@ import numpy as np
 
 from stream.client import MetaFrame, PoseFrame, Subscriber
 from stream.sources import ENDED
-from stream.render import View3D, put_lines, render_3d
+from stream.render import PERSON_SPACING_M, View3D, draw_skeleton_3d, put_lines, render_3d
 
 STALE_S = 2.0     # a stream silent for this long is shown greyed out
+PERSON_GONE_S = 0.5  # a person of a stream silent this long while others are heard is no longer drawn
 RATE_WINDOW_S = 1.0
 WINDOW_NAME = "hotstream"
 
@@ -31,6 +33,7 @@ class StreamState:
     """What the viewer knows about one stream."""
 
     latest: PoseFrame
+    people: dict = field(default_factory=dict)     # person id -> (their latest frame, receive ns)
     received: int = 0
     skipped: int = 0                 # gaps in ``seq``: frames the pipeline or the network dropped
     last_receive_ns: int = 0
@@ -40,6 +43,7 @@ class StreamState:
         if self.received and frame.seq > self.latest.seq + 1:
             self.skipped += frame.seq - self.latest.seq - 1
         self.latest, self.last_receive_ns = frame, t_receive_ns
+        self.people[frame.header.get("person", 0)] = (frame, t_receive_ns)
         self.received += 1
         self.recent.append((t_receive_ns, (t_receive_ns - frame.t_capture_ns) / 1e6))
         while self.recent and t_receive_ns - self.recent[0][0] > RATE_WINDOW_S * 1e9:
@@ -52,6 +56,11 @@ class StreamState:
 
     def latency_ms(self) -> float:
         return float(np.median([latency for _, latency in self.recent]))
+
+    def in_view(self) -> list[PoseFrame]:
+        """The latest frame of each person heard from within PERSON_GONE_S of the newest message."""
+        return [frame for _, (frame, t_ns) in sorted(self.people.items())
+                if self.last_receive_ns - t_ns <= PERSON_GONE_S * 1e9]
 
 
 class LiveView:
@@ -83,11 +92,15 @@ class LiveView:
 
     @staticmethod
     def _panel(stream_id: str, state: StreamState, t_now_ns: int, view: View3D) -> np.ndarray:
-        frame = state.latest
+        frame, people = state.latest, state.in_view()
         silent_s = (t_now_ns - state.last_receive_ns) / 1e9
         stale = silent_s > STALE_S
-        panel = render_3d(frame.pose3d, view, dim=stale or not frame.valid)
-        lines = [f"{stream_id}  person {frame.header.get('person', '?')}  seq {frame.seq}",
+        panel = view.blank()
+        for k, person in enumerate(people):
+            draw_skeleton_3d(panel, person.pose3d, view, dim=stale or not person.valid,
+                             shift_m=PERSON_SPACING_M * (k - (len(people) - 1) / 2))
+        who = ", ".join(str(p.header.get("person", "?")) for p in people)
+        lines = [f"{stream_id}  {'people' if len(people) > 1 else 'person'} {who}  seq {frame.seq}",
                  f"{state.rate_hz():5.1f} Hz  latency {state.latency_ms():6.1f} ms",
                  f"received {state.received}  skipped {state.skipped}"]
         if stale:

@@ -32,7 +32,7 @@ def read_frame(path: Path, index: int) -> np.ndarray:
 
 def test_every_frame_is_written_and_only_posed_frames_are_drawn_on(tmp_path):
     messages = [wire.decode(m) for m in pose_messages(40, 30.0)]
-    poses = {m.seq: m for m in messages if m.seq % 4}  # frames 0, 4, 8, ... have no pose
+    poses = {m.seq: [m] for m in messages if m.seq % 4}  # frames 0, 4, 8, ... have no pose
     out = tmp_path / "annotated.mp4"
     counts = annotate_video(SAMPLE, poses, out, progress=False)
     assert counts == {"frames": 230, "annotated": 30, "poses_past_end": 0}
@@ -52,14 +52,25 @@ def test_every_frame_is_written_and_only_posed_frames_are_drawn_on(tmp_path):
 def test_2d_pose_is_scaled_to_the_frame_and_bad_frames_are_refused(tmp_path):
     message = wire.decode(pose_messages(1, 30.0)[0])  # 2D pose for a 640x360 image
     with AnnotatedVideoWriter(tmp_path / "half.mp4", 30.0, (320, 180)) as writer:
-        half = writer.write(np.zeros((180, 320, 3), np.uint8), message)
+        half = writer.write(np.zeros((180, 320, 3), np.uint8), [message])
         with pytest.raises(ValueError, match="opened for 320x180"):
             writer.write(np.zeros((360, 640, 3), np.uint8))
-    full = AnnotatedVideoWriter(tmp_path / "full.mp4", 30.0, (640, 360)).compose(np.zeros((360, 640, 3), np.uint8), message)
+    full = AnnotatedVideoWriter(tmp_path / "full.mp4", 30.0, (640, 360)).compose(np.zeros((360, 640, 3), np.uint8), [message])
     ys, xs = np.nonzero(near(full[:, :640], RIGHT_BGR))
     ys_half, xs_half = np.nonzero(near(half[:, :320], RIGHT_BGR))
     assert len(xs) > 100 and len(xs_half) > 50
     assert abs(xs.mean() / 2 - xs_half.mean()) < 3 and abs(ys.mean() / 2 - ys_half.mean()) < 3
+
+
+def test_several_people_are_drawn_side_by_side_with_their_ids(tmp_path):
+    one, other = (wire.decode(pose_messages(1, 30.0, seed=seed)[0]) for seed in (0, 1))
+    writer = AnnotatedVideoWriter(tmp_path / "two.mp4", 30.0, (640, 360))
+    alone, both = (writer.compose(np.zeros((360, 640, 3), np.uint8), people) for people in ([one], [one, other]))
+    panel_alone, panel_both = alone[:, 640:], both[:, 640:]
+    for side in (LEFT_BGR, RIGHT_BGR):  # one skeleton in the middle; two, one each side of it
+        assert coloured(panel_alone[:, 150:210], side) > 50
+        assert coloured(panel_both[:, :180], side) > 50 and coloured(panel_both[:, 180:], side) > 50
+    assert poses_by_seq([one, other]) == {0: [one, other]}
 
 
 def test_poses_by_seq_needs_a_stream_when_there_are_several():

@@ -102,3 +102,29 @@ def test_cli_rejects_missing_checkpoint(tmp_path):
     result = subprocess.run([sys.executable, "tools/bench.py", "--weights", str(tmp_path / "nope.safetensors")],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "error:" in result.stderr and "nope.safetensors" in result.stderr
+
+
+def test_one_call_for_several_people_gives_each_the_pose_of_a_call_of_their_own():
+    """The frame cache keys tokens by the frame's values, so people batched together never mix."""
+    from engines.bench import OneByOne, PeopleFeed
+    from engines.runtime import load_engine
+
+    together, apart = (load_engine(None, backend="onnxruntime-cpu", threads=1) for _ in range(2))
+    feed = PeopleFeed(together.window, 17, people=3, calls=4)
+    for _ in range(4):  # sliding: the cache reuses frames from call to call
+        windows = feed()
+        np.testing.assert_allclose(together.run(windows), np.concatenate(OneByOne(apart).run(windows)), atol=1e-5)
+
+
+def test_cli_people_compares_one_call_with_a_call_each(tmp_path):
+    out_json = tmp_path / "people.json"
+    result = subprocess.run([sys.executable, "tools/bench.py", "--people", "1", "2", "--iters", "3", "--warmup", "1",
+                             "--threads", "1", "--out-json", str(out_json)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(out_json.read_text())["people"]
+    assert [r["people"] for r in rows] == [1, 2] and all(r["one_call_p50_ms"] > 0 and r["runs"] == 3 for r in rows)
+    assert "| 2 |" in result.stdout
+    bad = subprocess.run([sys.executable, "tools/bench.py", "--people", "0"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.strip().startswith("error: --people")

@@ -34,7 +34,7 @@ def poses():
         for seq in range(90):
             ok, image = capture.read()
             assert ok
-            out.append(pose2d.estimate(image, seq * 33))
+            out.append(next(iter(pose2d.estimate(image, seq * 33)), None))
     finally:
         capture.release()
         pose2d.close()
@@ -59,13 +59,13 @@ def test_the_published_poses_have_left_and_right_where_they_are(poses):
     stage = LifterStage(engine, root=False)
     out = []
     for seq, pose in enumerate(poses):
-        out += stage.process([FrameRecord(seq, "video:sample.mp4", seq * 33_333_333, (640, 360), pose2d=pose)])
+        out += stage.process([FrameRecord(seq, "video:sample.mp4", seq * 33_333_333, (640, 360), people=[pose] if pose else [])])
     published = {rec.seq: rec for rec in out + stage.finish()}
     for seq in SWAPPED_BY_MEDIAPIPE + RIGHT_BY_MEDIAPIPE:
         assert published[seq].valid
         assert wrong_way_round(published[seq].pose2d.h36m_pixels()) == [], seq
         assert wrong_way_round(published[seq].pose3d) == [], seq  # camera frame, x right: the 3D follows
-    assert stage.left_right.repaired >= len(SWAPPED_BY_MEDIAPIPE)
+    assert stage.left_right_repaired >= len(SWAPPED_BY_MEDIAPIPE)
 
 
 def test_a_track_that_starts_swapped_is_given_back_to_mediapipe(poses):

@@ -169,7 +169,19 @@ def test_a_recording_is_lifted_at_its_rate_and_size_one_person_at_a_time(tmp_pat
         np.testing.assert_allclose(out["pose3d"], np.concatenate(alone), atol=1e-5)
         assert float(out["fps"]) == 30.0 and out["person"].tolist() == [0] * 14 + [1] * 12
         assert out["seq"].tolist() == list(range(26))
-    assert summary["segments"] == 2
+        lifted = out["pose3d"]
+    assert summary["people"] == 2
+
+    # The live pipeline's recordings interleave the people frame by frame: the same poses come out.
+    order = np.r_[np.arange(12)[:, None] + [0, 14], [[12, 13]]].reshape(-1)  # 0, 14, 1, 15, ..., 12, 13
+    with np.load(tmp_path / "session.npz") as recording:
+        rows = {k: recording[k][order] if recording[k].shape[:1] == (26,) and k != "pose_row" else recording[k]
+                for k in recording.files}
+    np.savez(tmp_path / "interleaved.npz", **rows)
+    lift_file(tmp_path / "interleaved.npz", tmp_path / "out2.npz", tmp_path / "m.safetensors", backend="torch",
+              progress=False)
+    with np.load(tmp_path / "out2.npz") as out:
+        np.testing.assert_allclose(out["pose3d"], lifted[order], atol=1e-5)
 
 
 def test_world_landmarks_give_the_fused_output_and_the_lifters_beside_it(tmp_path):

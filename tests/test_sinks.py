@@ -88,12 +88,42 @@ def _split_frames(received: list[tuple]) -> list[list[tuple]]:
     return frames
 
 
-def test_vmc_without_a_listener_counts_undelivered_frames_and_goes_on():
+def test_vmc_without_a_listener_goes_on():
+    """Nobody on the port: on Linux an unconnected UDP socket hears no refusal, so every datagram
+    goes out (a refusal or a full buffer, where the OS reports one, is counted as undelivered)."""
     sink = create_sink(VmcSinkSettings(port=9, bundle=False), "cam0")  # the discard port: nobody listens
     for out in outputs(5):
         sink.send(out)
-    assert sink.counts()["undelivered"] >= 0  # counted, never raised
+    assert sink.counts() == {"undelivered": 0, "other_people": 0}
     sink.close()
+
+
+def test_vmc_drives_its_avatar_with_one_person_and_moves_on_when_they_are_gone():
+    from pythonosc.dispatcher import Dispatcher
+    from pythonosc.osc_server import ThreadingOSCUDPServer
+
+    clock: list[float] = []
+    dispatcher = Dispatcher()
+    dispatcher.map("/VMC/Ext/T", lambda address, t: clock.append(t))
+    server = ThreadingOSCUDPServer(("127.0.0.1", 0), dispatcher)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    first, second = (pose_messages(frames, 30.0, seed=seed) for seed, frames in ((0, 12), (1, 30)))
+    interleaved = [m for pair in zip(first, second) for m in pair] + second[12:]
+    try:
+        sink = create_sink(VmcSinkSettings(port=server.server_address[1]), "cam0")
+        for parts in interleaved:
+            sink.send(Output(parts))
+        deadline = time.monotonic() + 5
+        while len(clock) < 12 + 30 - sink.counts()["other_people"] and time.monotonic() < deadline:
+            time.sleep(0.01)
+        sink.close()
+    finally:
+        server.shutdown()
+    gone_at = (wire.decode(first[-1]).t_capture_ns - wire.decode(first[0]).t_capture_ns) / 1e9
+    assert clock[:12] == pytest.approx([k / 30 for k in range(12)], abs=1e-3)  # the first person's frames
+    later = clock[12:]
+    assert later and min(later) >= gone_at + 0.5 - 1e-3  # the second's, once the first was gone half a second
+    assert sink.counts()["other_people"] == 30 - len(later)
 
 
 # --- ROS 2 over DDS ----------------------------------------------------------------------------

@@ -95,6 +95,20 @@ def test_cli_flags_map_to_settings_and_set_wins():
     assert s.source.uri == "clip.mp4" and s.source.as_fast_as_possible
     assert s.lifter.lookahead == 4 and s.lifter.backend == "torch" and str(s.pipeline.report) == "r.json"
     assert cli.flag_values(cli.parse_args([])) == {}
+    several = load_settings(CONFIG, [], cli.flag_values(cli.parse_args(["--max-people", "3"])))
+    assert (several.pose2d.max_people, several.pose2d.backend, several.pose2d.num_poses) == (3, "tasks", 3)
+    assert load_settings(CONFIG, [], cli.flag_values(cli.parse_args(["--max-people", "1"]))).pose2d.backend == "solutions"
+
+
+@pytest.mark.parametrize("override, message", [
+    ("pose2d.max_people=2", "max_people 2 needs backend 'tasks': 'solutions' sees one person"),
+    ("pose2d.lost_s=9", "lost_s 9.0 must not exceed reentry_s 5.0"),
+])
+def test_settings_for_several_people_that_cannot_work_are_refused(override, message):
+    with pytest.raises(ValueError, match=message):
+        load_settings(CONFIG, [override])
+    with pytest.raises(ValueError, match="more than the 2 people num_poses"):
+        load_settings(CONFIG, ["pose2d.backend=tasks", "pose2d.max_people=3"])
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -102,6 +116,9 @@ def test_cli_flags_map_to_settings_and_set_wins():
     (["--source", "assets/sample.mp4", "--set", "pose2d.backend=tasks", "--set", "pose2d.task_file=no.task"],
      "run_stream.py: error: pose2d.task_file not found: no.task"),
     (["--source", "does/not/exist.mp4"], "run_stream.py: error: source not found: does/not/exist.mp4 (a camera index, a video file or a folder of images)"),
+    (["--max-people", "0"], "run_stream.py: error: setting 'pose2d.max_people': Input should be greater than or equal to 1 (got 0)"),
+    (["--max-people", "-2"], "run_stream.py: error: setting 'pose2d.max_people': Input should be greater than or equal to 1 (got -2)"),
+    (["--max-people", "two"], "run_stream.py: error: argument --max-people: invalid int value: 'two' (--help for usage)"),
 ])
 def test_cli_exits_2_with_one_line(argv, message):
     run = subprocess.run([sys.executable, str(ROOT / "run_stream.py"), *argv], capture_output=True, text=True,

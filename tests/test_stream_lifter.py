@@ -34,11 +34,11 @@ class EchoEngine:
 
 def frame(seq, person=0, x=None, source="cam"):
     """A record whose 2D pose encodes ``x`` (default: seq) in every landmark."""
-    rec = FrameRecord(seq, source, seq * 33_000_000, (640, 480))
+    rec = FrameRecord(seq, source, seq * 33_000_000, (640, 480), t_s=seq * 0.033)
     if person is not None:
         value = float(seq if x is None else x)
-        rec.pose2d = Pose2D(np.full((33, 2), value, np.float32), np.ones(33, np.float32),
-                            np.zeros((33, 3), np.float32), (640, 480), person)
+        rec.people = [Pose2D(np.full((33, 2), value, np.float32), np.ones(33, np.float32),
+                             np.zeros((33, 3), np.float32), (640, 480), person)]
     return rec
 
 
@@ -71,7 +71,7 @@ def test_missing_person_is_held_then_dropped():
     records = [frame(0), frame(1), frame(2, person=None), frame(3, person=None), frame(4, person=None), frame(5)]
     out = run(stage, records)
     assert [(r.seq, r.valid) for r in out] == [(0, True), (1, True), (2, False), (3, False), (5, True)]
-    assert lifted_x(out[2]) == 1 and out[2].pose2d is records[1].pose2d  # the held pose is the last seen
+    assert lifted_x(out[2]) == 1 and out[2].pose2d is out[1].pose2d  # the held pose is the last seen
     assert stage.no_person == 3 and stage.held == 2
 
 
@@ -79,6 +79,54 @@ def test_a_new_person_restarts_the_window():
     stage = LifterStage(EchoEngine(window=4, lookahead=1), root=False)
     out = run(stage, [frame(0), frame(1), frame(2, person=1, x=50), frame(3, person=1, x=51)])
     assert [(r.seq, lifted_x(r)) for r in out] == [(0, 0), (1, 1), (2, 50), (3, 51)]
+
+
+def people_frame(seq, **x_by_person):
+    """A frame with several people: person id -> the value their landmarks encode."""
+    rec = frame(seq, person=None)
+    rec.people = [frame(seq, person=int(person), x=x).people[0] for person, x in x_by_person.items()]
+    return rec
+
+
+def test_each_person_has_a_window_of_their_own_and_all_are_lifted_in_one_call():
+    engine = EchoEngine(window=4, lookahead=1)
+    calls = []
+    run_engine = engine.run
+    engine.run = lambda windows: calls.append(len(windows)) or run_engine(windows)
+    stage = LifterStage(engine, root=False, max_people=2)
+    out = []
+    for seq in range(5):
+        out += stage.process([people_frame(seq, **{"3": 100 + seq, "7": 200 + seq})])
+    out += stage.finish()
+    assert calls == [2, 2, 2, 2, 2]  # from the second frame on: both people's windows in one call
+    assert sorted((r.pose2d.person_id, r.seq, lifted_x(r)) for r in out) == \
+        [(3, k, 100 + k) for k in range(5)] + [(7, k, 200 + k) for k in range(5)]
+    assert stage.person_frames == 10 and stage.frames_with_pose == 5
+
+
+def test_one_of_two_missing_is_held_while_the_other_goes_on_then_let_go():
+    stage = LifterStage(EchoEngine(window=3), root=False, hold_frames=2, max_people=2)
+    records = [people_frame(0, **{"0": 10, "1": 50}), people_frame(1, **{"0": 11, "1": 51})]
+    records += [people_frame(k, **{"1": 50 + k}) for k in range(2, 6)]  # person 0 gone
+    out = run(stage, records)
+    of = {p: [(r.seq, r.valid, lifted_x(r)) for r in out if r.pose2d.person_id == p] for p in (0, 1)}
+    assert of[0] == [(0, True, 10), (1, True, 11), (2, False, 11), (3, False, 11)]  # held twice, then let go
+    assert of[1] == [(k, True, 50 + k) for k in range(6)]
+    assert stage.held == 2 and stage.no_person == 0 and 0 not in stage.people
+
+
+def test_newcomers_take_the_places_of_those_unseen_longest():
+    stage = LifterStage(EchoEngine(window=3), root=False, hold_frames=5, max_people=2)
+    out = run(stage, [people_frame(0, **{"0": 10, "1": 20}), people_frame(1, **{"1": 21}),
+                      people_frame(2, **{"2": 30, "3": 40})])
+    assert sorted({r.pose2d.person_id for r in out if r.seq == 2}) == [2, 3]  # 0 and 1 let go, not held
+    assert len(stage.people) == 0 and stage.held == 1  # person 0 was held once, in frame 1
+
+
+def test_a_live_lifter_keeps_the_newest_windows_of_each_person():
+    stage = LifterStage(EchoEngine(window=5), root=False, max_batch=1, max_people=2)
+    out = stage.process([people_frame(k, **{"0": k, "1": 100 + k}) for k in range(4)])
+    assert sorted((r.pose2d.person_id, r.seq) for r in out) == [(0, 3), (1, 3)] and stage.skipped == 6
 
 
 def test_a_backlog_is_lifted_in_one_batch_with_the_same_result():
@@ -99,7 +147,7 @@ def test_a_live_lifter_lifts_only_the_newest_windows_of_its_backlog():
     assert stage.skipped == 3
     out = stage.process([frame(4)])
     assert [(r.seq, lifted_x(r)) for r in out] == [(4, 4)]
-    pixels = (stage.ring.window()[:, 1, 0] + 1) * 640 / 2
+    pixels = (stage.people[0].ring.window()[:, 1, 0] + 1) * 640 / 2
     np.testing.assert_allclose(pixels, [0, 1, 2, 3, 4], atol=1e-3)  # every pose entered the window
 
 
@@ -172,15 +220,16 @@ def test_focal_from_fov():
     assert focal_from_fov(1280, 60.0) == pytest.approx(640 / np.tan(np.radians(30)))
 
 
-def test_one_euro_smoothing_removes_jitter_and_resets():
+def test_one_euro_smoothing_removes_jitter_and_a_fresh_smoother_has_no_memory():
     rng = np.random.default_rng(0)
     truth = np.tile(np.linspace(0, 1, 17)[:, None], (1, 3)).astype(np.float32)
     noisy = truth + rng.normal(0, 0.02, (120, 17, 3)).astype(np.float32)
     smoother = PoseSmoother(30.0, min_cutoff=1.0, beta=0.0)
     out = np.stack([smoother("pose3d", p, i / 30) for i, p in enumerate(noisy)])
     assert np.abs(out[30:] - truth).mean() < 0.5 * np.abs(noisy[30:] - truth).mean()
-    smoother.reset()
-    np.testing.assert_array_equal(smoother("pose3d", noisy[0] + 5, 10.0), noisy[0] + 5)  # no memory after reset
+    fresh = smoother.fresh()
+    assert fresh.params == smoother.params
+    np.testing.assert_array_equal(fresh("pose3d", noisy[0] + 5, 10.0), noisy[0] + 5)  # no memory of the other
 
 
 def test_a_held_frame_repeats_the_last_pose_exactly_with_the_real_engine():
@@ -196,8 +245,8 @@ def test_a_held_frame_repeats_the_last_pose_exactly_with_the_real_engine():
         for seq in range(30):
             rec = FrameRecord(seq, "cam", seq * 33_000_000, IMAGE_SIZE)
             if not 20 <= seq < 23:  # nobody seen in frames 20-22
-                rec.pose2d = Pose2D(landmarks_from_h36m(pixels[seq]), np.ones(33, np.float32),
-                                    np.zeros((33, 3), np.float32), IMAGE_SIZE)
+                rec.people = [Pose2D(landmarks_from_h36m(pixels[seq]), np.ones(33, np.float32),
+                                     np.zeros((33, 3), np.float32), IMAGE_SIZE)]
             yield rec
 
     for lookahead in (0, 3):

@@ -1,6 +1,14 @@
 """The end-of-run report as printed: readable at a glance, with rates that can be compared."""
+import numpy as np
+
+from stream.pose2d import Pose2D
 from stream.record import FrameRecord
 from stream.report import REPORT_WIDTH, LatencyReport, format_report
+
+
+def someone(person_id: int = 0) -> Pose2D:
+    return Pose2D(np.zeros((33, 2), np.float32), np.ones(33, np.float32), np.zeros((33, 3), np.float32),
+                  (640, 360), person_id)
 
 
 def test_output_rate_is_not_above_the_input_rate_when_start_up_latency_drains():
@@ -11,7 +19,8 @@ def test_output_rate_is_not_above_the_input_rate_when_start_up_latency_drains():
     for seq in range(30):
         t_capture = seq * period_ns
         latency = 500_000_000 - seq * 15_000_000  # 500 ms falling to 65 ms
-        rec = FrameRecord(seq, "cam", t_capture, (640, 360), stamps={"capture": t_capture, "publish": t_capture + latency})
+        rec = FrameRecord(seq, "cam", t_capture, (640, 360), stamps={"capture": t_capture, "publish": t_capture + latency},
+                          pose2d=someone())
         report.add(rec, sent=True)
     built = report.build({"captured": 30}, {}, input_fps=30.0)
     assert built["fps"]["output"] <= built["fps"]["input"] == 30.0
@@ -19,7 +28,8 @@ def test_output_rate_is_not_above_the_input_rate_when_start_up_latency_drains():
 
 def test_printed_summary_names_the_counts_that_matter_on_short_lines():
     report = LatencyReport()
-    rec = FrameRecord(0, "cam", 0, (640, 360), stamps={"capture": 0, "read": 1_000_000, "publish": 9_000_000})
+    rec = FrameRecord(0, "cam", 0, (640, 360), stamps={"capture": 0, "read": 1_000_000, "publish": 9_000_000},
+                      pose2d=someone())
     report.add(rec, sent=True)
     counts = {"captured": 60, "dropped_at_source": 0, "invalid_frames": 0, "dropped_wait_2d": 21,
               "dropped_wait_lift": 0, "dropped_wait_publish": 0, "no_person": 6, "non_finite_2d": 0,
@@ -35,3 +45,17 @@ def test_printed_summary_names_the_counts_that_matter_on_short_lines():
                   "12 more at 0"):
         assert shown in counted
     assert "dropped_by_socket" not in text and "skipped_by_lifter" not in text  # zeros are not listed
+
+
+def test_each_person_has_their_own_count_rate_and_latency():
+    report = LatencyReport()
+    for seq in range(31):
+        for person, latency_ms in ((0, 50), (4, 80)):
+            if person == 4 and seq % 2:
+                continue  # person 4 is published every other frame: 15 fps
+            t = seq * 33_333_333
+            report.add(FrameRecord(seq, "cam", t, (640, 360), stamps={"capture": t, "publish": t + latency_ms * 1_000_000},
+                                   pose2d=someone(person)), sent=True)
+    people = report.build({}, {}, input_fps=30.0)["info"]["people"]
+    assert people == {"0": {"published": 31, "fps": 30.0, "glass_to_publish_ms": {"p50": 50.0, "p99": 50.0}},
+                      "4": {"published": 16, "fps": 15.0, "glass_to_publish_ms": {"p50": 80.0, "p99": 80.0}}}

@@ -7,8 +7,7 @@ import pytest
 
 import tests.synthetic_motion as walker3d
 from engines.skeleton import JOINT_INDEX as J
-from stream.pose2d import box_iou
-from stream.tracking import FORESHORTENING_CAP, Detection, PeopleTracker, build_distance, build_signature
+from stream.tracking import FORESHORTENING_CAP, Detection, PeopleTracker, box_iou, build_distance, build_signature
 
 FPS = 30.0
 HEIGHT_PX = 200.0
@@ -173,9 +172,10 @@ def test_two_who_come_back_at_each_others_places_get_their_own_ids_by_build():
 
 
 def test_someone_of_another_build_coming_in_gets_a_new_id():
-    adult, child = walk(450, 0, range(0, 30)), walk(150, 0, range(60, 90), SMALL_CHILD, seed=1)
+    """The child comes in after the adult's lost_s (within it, motion alone decides)."""
+    adult, child = walk(450, 0, range(0, 30)), walk(150, 0, range(80, 110), SMALL_CHILD, seed=1)
     tracker = PeopleTracker()
-    seen = run(tracker, scene(90, adult=adult, child=child))
+    seen = run(tracker, scene(110, adult=adult, child=child))
     assert set(ids_of(seen, "adult")) == {0} and set(ids_of(seen, "child")) == {1}
     assert tracker.counts["reentries"] == 0
 
@@ -189,16 +189,24 @@ def test_no_one_is_taken_back_where_they_could_not_have_got_to():
     assert set(ids_of(seen, "leaver")) == {0} and set(ids_of(seen, "other")) == {1}
 
 
-def test_max_people_caps_who_is_tracked_and_a_freed_place_is_taken():
-    """Three in view, two places: the two surest are tracked; when one leaves, its place is kept
-    for lost_s, then the third gets it (a child: an adult would take the leaver's id by build)."""
+def test_max_people_caps_who_is_tracked_and_the_third_takes_the_place_of_one_who_left():
+    """Three in view, two places: the two surest are tracked; when one leaves, the third takes
+    their place at once (a child: an adult would take the leaver's id by build)."""
     a, b, c = walk(60, 0, range(20)), walk(300, 0, range(90), seed=1), walk(560, 0, range(90), SMALL_CHILD, seed=2)
     tracker = PeopleTracker(lost_s=1.0, max_people=2)
     seen = run(tracker, scene(90, a=a, b=b, c=c), scores={"a": 0.9, "b": 0.8, "c": 0.7})
-    place_freed = 20 + int(FPS)  # the first frame at which a has been unseen for longer than lost_s
     assert ids_of(seen, "a") == [0] * 20 and set(ids_of(seen, "b")) == {1}
-    assert ids_of(seen, "c") == [-1] * place_freed + [2] * (90 - place_freed)
-    assert tracker.counts["untracked"] == place_freed and tracker.counts["lost_tracks"] == 1
+    assert ids_of(seen, "c") == [-1] * 20 + [2] * 70
+    assert tracker.counts["untracked"] == 20 and tracker.counts["displaced"] == 1
+
+
+def test_a_single_person_detector_that_turns_to_someone_else_is_followed_there_at_once():
+    """The legacy solution sees one person: when it finds another, that is a new id at once."""
+    first, second = walk(100, 0, range(30)), walk(500, 0, range(30, 60), seed=1)
+    tracker = PeopleTracker(max_people=1)
+    seen = run(tracker, scene(60, first=first, second=second))
+    assert ids_of(seen, "first") == [0] * 30 and ids_of(seen, "second") == [1] * 30
+    assert tracker.counts["untracked"] == 0
 
 
 def test_a_duplicate_or_a_one_off_detection_takes_no_place():
@@ -239,6 +247,13 @@ def test_the_same_swap_between_look_alikes_goes_unseen():
     seen = run(tracker, bounce(ADULT, ADULT))
     assert ids_of(seen, "a")[0] == ids_of(seen, "b")[-1] and ids_of(seen, "b")[0] == ids_of(seen, "a")[-1]
     assert tracker.counts["id_switches"] == 0
+
+
+def test_box_iou():
+    a = np.array([0, 0, 10, 10], np.float32)
+    assert box_iou(a, a) == pytest.approx(1.0)
+    assert box_iou(a, np.array([5, 0, 15, 10], np.float32)) == pytest.approx(50 / 150)
+    assert box_iou(a, np.array([20, 20, 30, 30], np.float32)) == 0.0
 
 
 def test_lost_s_must_not_exceed_reentry_s():

@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from engines.bench import benchmark, humanoid_cost, models_to_bench, to_markdown
+from engines.bench import benchmark, humanoid_cost, models_to_bench, people_cost, people_markdown, to_markdown
 from engines.checkpoint import CheckpointError
 from engines.models import all_presets
 from engines.runtime import BACKENDS, unavailable_reason
@@ -30,8 +30,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-md", type=Path)
     parser.add_argument("--humanoid", action="store_true",
                         help="instead: what the joint-rotation solver (engines/humanoid.py) costs per pose")
+    parser.add_argument("--people", type=int, nargs="+", metavar="N",
+                        help="instead: the lifter's time per frame with N people, one batched call against N "
+                             "calls (--weights, default the shipped model; one --backend, default onnxruntime-cpu)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.people:
+        return _people(args)
     if args.humanoid:
         report = humanoid_cost(max(args.iters, 100))
         print(json.dumps(report, indent=1))
@@ -47,7 +52,25 @@ def main(argv: list[str] | None = None) -> int:
     except (CheckpointError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    markdown = to_markdown(report)
+    return _write(report, to_markdown(report), args)
+
+
+def _people(args: argparse.Namespace) -> int:
+    backends = args.backend or ["onnxruntime-cpu"]
+    if len(backends) != 1 or min(args.people) < 1:
+        print("error: --people takes one --backend and counts of at least 1", file=sys.stderr)
+        return 2
+    try:
+        report = people_cost(args.weights, backends[0], args.people, threads=args.threads, iterations=args.iters,
+                             warmup=args.warmup, max_seconds=args.max_seconds)
+    except (CheckpointError, ValueError, FileNotFoundError, RuntimeError) as e:
+        print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
+        return 2
+    return _write(report, people_markdown(report), args)
+
+
+def _write(report: dict, markdown: str, args: argparse.Namespace) -> int:
+    """Print the table; write the report and the table where asked."""
     print(markdown)
     if args.out_json:
         args.out_json.write_text(json.dumps(report, indent=1))

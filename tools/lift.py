@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {summary['output']}: {summary['frames']} frames at {summary['fps']:g} fps, backend "
           f"{summary['backend']}, window {summary['window']}, lookahead {summary['lookahead']}"
           + (f", resampled via {summary['model_fps']:g} fps" if summary["resampled"] else "")
-          + (f", {summary['segments']} runs of one person lifted apart" if summary["segments"] > 1 else "")
+          + (f", {summary['people']} people lifted apart" if summary["people"] > 1 else "")
           + (", fused with the world landmarks" if summary["fused"] else ""))
     return 0
 

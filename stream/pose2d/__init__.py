@@ -1,18 +1,17 @@
-"""2D stage: people's BlazePose landmarks per frame, from one of a registry of backends.
+"""2D stage: everyone's BlazePose landmarks per frame, from one of a registry of backends.
 
 A backend is one file in this package and one line in :data:`BACKENDS` (``pose2d.backend`` in
-config.yaml): a class with ``estimate(image_bgr, t_ms) -> Pose2D | None``, ``close()``, and the
-settings it takes listed in ``OPTIONS``. Today:
+config.yaml): a class with ``estimate(image_bgr, t_ms) -> list[Pose2D]`` (everyone it sees, not
+yet numbered), ``close()``, and the settings it takes listed in ``OPTIONS``. Today:
 
 * ``solutions`` (default): ``mediapipe.solutions.pose``, bundled with mediapipe 0.10.21, works
-  offline, tracks one person;
+  offline, sees one person;
 * ``tasks``: the Tasks ``PoseLandmarker``, which can see several people (``num_poses``); its
   ``.task`` bundle is built offline from the same bundled models (:mod:`stream.pose_bundle`)
   unless ``task_file`` names another.
 
-Either way a :class:`PersonTracker` keeps following the same person (bounding-box overlap with
-the last pose seen) and gives a new ``person_id`` when it has to switch, so the ring buffer never
-mixes two people in a window.
+Who is who is not the backend's business: :func:`track_people` numbers the people of each frame
+with a :class:`stream.tracking.PeopleTracker`, so ids persist whichever backend found them.
 """
 from __future__ import annotations
 
@@ -27,6 +26,7 @@ from typing import Iterator
 import numpy as np
 
 from engines.skeleton import mediapipe_scores_to_h36m, mediapipe_to_h36m, normalize_screen
+from stream.tracking import Detection, PeopleTracker
 
 # name -> (module, class)
 BACKENDS = {"solutions": ("stream.pose2d.solutions", "SolutionsPose"),
@@ -41,7 +41,7 @@ class Pose2D:
     visibility: np.ndarray        # (33,) float32 in [0, 1]
     world: np.ndarray             # (33, 3) float32 metres, MediaPipe's hip-centred world landmarks
     image_size: tuple[int, int]   # (width, height)
-    person_id: int = 0
+    person_id: int = 0            # set by track_people: stable while the tracker follows the person
 
     def relabelled(self, index: np.ndarray) -> Pose2D:
         """This pose with its landmarks reordered by ``index`` (33,), e.g. left and right swapped."""
@@ -60,41 +60,21 @@ class Pose2D:
         """(17, 2) H36M joints in the lifter's normalised screen coordinates."""
         return normalize_screen(self.h36m_pixels(), *self.image_size)
 
+    def detection(self) -> Detection:
+        """What the tracker needs: the box of all 33 landmarks, the mean visibility, the joints."""
+        box = np.concatenate([self.landmarks_px.min(axis=0), self.landmarks_px.max(axis=0)])
+        return Detection(box, float(self.visibility.mean()), self.h36m_pixels())
 
-def _box(points: np.ndarray) -> np.ndarray:
-    return np.concatenate([points.min(axis=0), points.max(axis=0)])
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two (x0, y0, x1, y1) boxes."""
-    inter = np.clip(np.minimum(a[2:], b[2:]) - np.maximum(a[:2], b[:2]), 0, None).prod()
-    union = np.prod(a[2:] - a[:2]) + np.prod(b[2:] - b[:2]) - inter
-    return float(inter / union) if union > 0 else 0.0
+    def is_finite(self) -> bool:
+        return bool(np.isfinite(self.landmarks_px).all() and np.isfinite(self.visibility).all()
+                    and np.isfinite(self.world).all())
 
 
-class PersonTracker:
-    """Picks which detected person to follow and numbers people.
-
-    Follows the candidate whose box overlaps most with the last box seen; when none overlaps by
-    at least ``min_iou`` it switches to the largest candidate and gives it a new id.
-    """
-
-    def __init__(self, min_iou: float) -> None:
-        self.min_iou = min_iou
-        self.last_box: np.ndarray | None = None
-        self.person_id = -1
-
-    def choose(self, candidates: list[np.ndarray]) -> tuple[int, int]:
-        """Index of the candidate to follow among (33, 2) landmark arrays, and its person id."""
-        boxes = [_box(c) for c in candidates]
-        ious = [box_iou(b, self.last_box) for b in boxes] if self.last_box is not None else []
-        if ious and max(ious) >= self.min_iou:
-            index = int(np.argmax(ious))
-        else:
-            index = int(np.argmax([np.prod(b[2:] - b[:2]) for b in boxes]))
-            self.person_id += 1
-        self.last_box = boxes[index]
-        return index, self.person_id
+def track_people(tracker: PeopleTracker, people: list[Pose2D], t_s: float) -> list[Pose2D]:
+    """``people`` of one frame numbered by ``tracker``; those it does not follow (beyond
+    ``max_people``, too unsure, a second sighting) are left out, and counted by the tracker."""
+    ids = tracker.update([p.detection() for p in people], t_s)
+    return [replace(p, person_id=i) for p, i in zip(people, ids) if i >= 0]
 
 
 def _to_arrays(landmarks, world, width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -8,14 +8,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from stream.pose2d import Pose2D, PersonTracker, _to_arrays
+from stream.pose2d import Pose2D, _to_arrays
 
 
 class TasksPose:
-    OPTIONS = ("task_file", "num_poses", "min_detection_confidence", "min_tracking_confidence", "same_person_iou")
+    OPTIONS = ("task_file", "num_poses", "min_detection_confidence", "min_tracking_confidence")
 
     def __init__(self, task_file: Path | None = None, num_poses: int = 2, min_detection_confidence: float = 0.5,
-                 min_tracking_confidence: float = 0.5, same_person_iou: float = 0.1) -> None:
+                 min_tracking_confidence: float = 0.5) -> None:
         from mediapipe.tasks.python import BaseOptions, vision
 
         from stream.pose_bundle import pose_landmarker_bundle
@@ -34,10 +34,9 @@ class TasksPose:
         except RuntimeError as err:
             raise ValueError(f"pose2d.task_file {task_file}: not a usable PoseLandmarker bundle "
                              f"({' '.join(str(err).split())[:200]})") from None
-        self.tracker = PersonTracker(same_person_iou)
         self.last_t_ms = -1
 
-    def estimate(self, image_bgr: np.ndarray, t_ms: int) -> Pose2D | None:
+    def estimate(self, image_bgr: np.ndarray, t_ms: int) -> list[Pose2D]:
         import mediapipe as mp
 
         height, width = image_bgr.shape[:2]
@@ -45,13 +44,8 @@ class TasksPose:
         self.last_t_ms = t_ms
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB))
         result = self.landmarker.detect_for_video(image, t_ms)
-        if not result.pose_landmarks:
-            return None
-        people = [_to_arrays(lm, world, width, height)
-                  for lm, world in zip(result.pose_landmarks, result.pose_world_landmarks)]
-        index, person_id = self.tracker.choose([px for px, _, _ in people])
-        px, vis, world = people[index]
-        return Pose2D(px, vis, world, (width, height), person_id)
+        return [Pose2D(*_to_arrays(lm, world, width, height), (width, height))
+                for lm, world in zip(result.pose_landmarks, result.pose_world_landmarks)]
 
     def close(self) -> None:
         self.landmarker.close()

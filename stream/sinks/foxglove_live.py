@@ -3,11 +3,11 @@
 
 Channels (protobuf, Foxglove's own schemas), logged at the capture time:
 
-* ``/hotstream/skeleton``: ``foxglove.SceneUpdate``, one entity ``skeleton`` in the configured
-  ``frame_id`` (the camera frame: x right, y down, z forward): the 16 bones as a line list and the
-  17 joints as spheres; for the 3D panel.
+* ``/hotstream/skeleton``: ``foxglove.SceneUpdate``, one entity ``skeleton/person_<id>`` per
+  person in the configured ``frame_id`` (the camera frame: x right, y down, z forward): the 16
+  bones as a line list and the 17 joints as spheres; for the 3D panel.
 * ``/hotstream/keypoints``: ``foxglove.ImageAnnotations``: the 17 2D joints (pixels) as points and
-  the bones as a line list; for an Image panel over the same video.
+  the bones as a line list, one message per person; for an Image panel over the same video.
 
 The server has a context of its own, so two pipelines (or a test beside one) never share channels.
 A port already in use is a one-line error when the pipeline is built.
@@ -54,7 +54,7 @@ class FoxgloveSink:
         xyz = ros_messages.positions(pose).tolist()
         joints = [Point3(x=x, y=y, z=z) for x, y, z in xyz]
         entity = SceneEntity(
-            timestamp=stamp, frame_id=self.frame_id, id="skeleton",
+            timestamp=stamp, frame_id=self.frame_id, id=f"skeleton/person_{pose.header.get('person', 0)}",
             lines=[LinePrimitive(type=LinePrimitiveLineType.LineList, thickness=0.02, color=BONE_COLOUR,
                                  points=[joints[j] for bone in BONES for j in bone])],
             spheres=[SpherePrimitive(pose=Pose(position=Vector3(x=x, y=y, z=z), orientation=UNTURNED),

@@ -12,9 +12,11 @@ REP 103; positions are the pelvis from the camera plus the root-relative pose, o
 when the root is off):
 
 * ``<prefix>/skeleton``: ``visualization_msgs/msg/MarkerArray``: a ``LINE_LIST`` of the 16 bones
-  and a ``SPHERE_LIST`` of the 17 joints (namespace ``hotstream``, ids 0 and 1), for RViz;
+  and a ``SPHERE_LIST`` of the 17 joints (namespace ``hotstream/person_<id>``, ids 0 and 1, so
+  RViz keeps one skeleton per person);
 * ``<prefix>/joints``: ``geometry_msgs/msg/PoseArray``: the 17 joints in H36M order, orientation
-  identity (the joints are points).
+  identity (the joints are points). With several people, one message per person and frame: the
+  type has no field for whose it is, so tell people apart on the skeleton topic or the ZeroMQ wire.
 """
 from __future__ import annotations
 
@@ -106,7 +108,7 @@ def _point(p) -> dict:
 
 
 def _marker(pose: PoseFrame, frame_id: str, marker_id: int, kind: int, size: float, colour, points) -> dict:
-    return {"header": header(pose, frame_id), "ns": "hotstream", "id": marker_id, "type": kind, "action": ADD,
+    return {"header": header(pose, frame_id), "ns": f"hotstream/person_{pose.header.get('person', 0)}", "id": marker_id, "type": kind, "action": ADD,
             "pose": {"position": _point((0, 0, 0)), "orientation": {"x": 0.0, "y": 0.0, "z": 0.0, "w": 1.0}},
             "scale": _point((size, size, size)), "color": dict(zip("rgba", colour)),
             "lifetime": {"sec": 0, "nanosec": 200_000_000}, "frame_locked": False,

@@ -10,9 +10,14 @@ Per valid pose, as one OSC bundle (or one datagram per message with ``bundle: fa
 
 Rotations and positions are :func:`engines.humanoid.solve`'s, in Unity's left-handed Y-up frame
 (:func:`engines.humanoid.to_unity`); ``Hips`` carries the pelvis position (from the camera when
-the root is on, else the origin). A frame without a pose sends ``/VMC/Ext/OK 0``. A consumer that
-is not running yet may refuse the datagrams (an ICMP "port unreachable"), and a full send buffer
-refuses them too: they are counted as ``undelivered``, not as errors, and sending goes on.
+the root is on, else the origin). A frame without a pose sends ``/VMC/Ext/OK 0``. Where the OS
+reports that a datagram was refused (an ICMP "port unreachable" on some systems; not for this
+unconnected socket on Linux) or the send buffer is full, it is counted as ``undelivered``, not
+as an error, and sending goes on.
+
+VMC drives one avatar. Of several people it follows the first it gets, and moves on to another
+only once that one has sent nothing for :data:`SWITCH_AFTER_S`; the poses of the others are
+left out (counted as ``other_people``).
 """
 from __future__ import annotations
 
@@ -48,6 +53,7 @@ def _osc_string(text: str) -> bytes:
 _BONE_HEADS = {bone: _osc_string("/VMC/Ext/Bone/Pos") + _osc_string(",sfffffff") + _osc_string(bone)
                for bone in humanoid.BONES}
 _SEVEN_FLOATS = struct.Struct(">7f")
+SWITCH_AFTER_S = 0.5  # the avatar's person unseen this long (capture time): follow someone else
 
 
 class VmcSink:
@@ -60,7 +66,9 @@ class VmcSink:
             raise ValueError(f"VMC address {settings.host}:{settings.port} does not resolve: {err}") from None
         self.bundle = settings.bundle
         self.t0_ns = None
-        self.undelivered = 0
+        self.undelivered = self.other_people = 0
+        self.person: int | None = None  # whom the avatar follows, and when they were last seen
+        self.person_seen_ns = 0
 
     def messages(self, out: Output) -> list:
         """The OSC messages of one pose (see the module docstring)."""
@@ -78,7 +86,18 @@ class VmcSink:
             messages.append(OscMessage(_BONE_HEADS[bone] + _SEVEN_FLOATS.pack(*values)))
         return messages + [_message("/VMC/Ext/OK", 1), clock]
 
+    def _follows(self, out: Output) -> bool:
+        """Whether ``out`` is of the avatar's person (taking the next one on when they are gone)."""
+        person, t_ns = out.pose.header.get("person"), out.pose.t_capture_ns
+        if self.person is not None and person != self.person and t_ns - self.person_seen_ns < SWITCH_AFTER_S * 1e9:
+            self.other_people += 1
+            return False
+        self.person, self.person_seen_ns = person, t_ns
+        return True
+
     def send(self, out: Output) -> None:
+        if not self._follows(out):
+            return
         messages = self.messages(out)
         if self.bundle:
             builder = OscBundleBuilder(IMMEDIATELY)
@@ -92,7 +111,7 @@ class VmcSink:
                 self.undelivered += 1
 
     def counts(self) -> dict:
-        return {"undelivered": self.undelivered}
+        return {"undelivered": self.undelivered, "other_people": self.other_people}
 
     def close(self) -> None:
         self.client.close()
