@@ -328,7 +328,7 @@ def people_cost(weights: str | Path | None, backend: str, people=(1, 2, 4), *, t
 
 def people_markdown(report: dict) -> str:
     m, e = report["machine"], report["engine"]
-    lines = [f"Lifter per frame with N people: {e['model']} on {e['backend']}, {m['threads']} threads, "
+    lines = [f"Lifter per frame with N people: {e.get('preset') or e['model']} on {e['backend']}, {m['threads']} threads, "
              f"{m['cpu']}, load average {m['load_average_1m']:.2f}", "",
              "| people | one call, p50 ms | p99 ms | a call each, p50 ms | p99 ms | one call faster by | runs |",
              "|---:|---:|---:|---:|---:|---:|---:|"]
