@@ -7,9 +7,9 @@ queue or by the socket, skipped by the lifter, not finite). The report's ``unacc
 what went in minus all outcomes, is 0 after a clean stop. With one person it reads as before:
 captured = published + dropped + skipped + not finite + frames without a pose.
 Per person (``info.people``, :class:`stream.report.LatencyReport`'s): poses published, rate and
-latency under each id; the tracker's counts (new ids,
-re-entries, id switches, ...) are ``tracker_*``; the 2D stage's time by people in the frame is
-``info.pose2d_ms_by_people``, the cost per person.
+latency under each id. The tracker's counts (new ids, re-entries, id switches, ...) are
+``tracker_*``; the 2D stage's time by people in the frame, ``info.pose2d_ms_by_people``, shows
+what a person costs it.
 Each other output (:mod:`stream.sinks`) reports what it sent, dropped and failed on
 (``info.sinks``, and ``sink_<name>_dropped`` / ``_errors`` among the counts).
 The latencies and the report's layout are :class:`stream.report.LatencyReport`'s.
@@ -18,9 +18,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from stream import wire
+from stream.report import p50_p99
 
 if TYPE_CHECKING:
     from stream.pipeline import Pipeline
@@ -31,11 +30,6 @@ def _reader_counts(reader) -> dict[str, int]:
     names = {"read_failures": "camera_read_failures", "reconnects": "camera_reconnects",
              "reopen_failures": "camera_reopen_failures"}
     return {label: getattr(reader, name) for name, label in names.items() if hasattr(reader, name)}
-
-
-def _percentiles(times_ms) -> dict:
-    p50, p99 = np.percentile(np.asarray(times_ms, np.float64), [50, 99])
-    return {"p50": round(float(p50), 3), "p99": round(float(p99), 3), "n": len(times_ms)}
 
 
 def build_report(pipeline: Pipeline, wall_ns: int) -> dict:
@@ -80,5 +74,6 @@ def build_report(pipeline: Pipeline, wall_ns: int) -> dict:
             "source_fps": source.fps, "endpoint": p.publisher.endpoint,
             "engine": wire.plain(p.engine.describe()), "settings": p.options.settings_json,
             "sinks": {s.name: s.counts() for s in p.sinks},
-            "pose2d_ms_by_people": {str(n): _percentiles(times) for n, times in sorted(p.pose2d_ms_by_people.items())}}
+            "pose2d_ms_by_people": {str(n): {**p50_p99(times), "n": len(times)}
+                                    for n, times in sorted(p.pose2d_ms_by_people.items())}}
     return p.report.build(counts, info, input_fps)

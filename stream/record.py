@@ -1,8 +1,8 @@
 """One frame's data and timestamps as it moves through the pipeline.
 
-``t_s`` is the time motion is measured in (MediaPipe's video mode, tracking, smoothing): the media time (frame index /
-fps) of a file or folder, which an offline run reads faster, or a paced one later, than it plays;
-a camera's capture time.
+``t_s`` is the time motion is measured in (MediaPipe's video mode, tracking, smoothing): for a
+file or folder its media time (frame index / fps), since an offline run reads faster than it
+plays; for a camera the capture time.
 
 Up to the lifter a record is a frame and holds everyone in it (``people``); the lifter hands on
 one record per person and frame (``pose2d``, ``pose3d``, ...).
@@ -38,7 +38,7 @@ class FrameRecord:
     valid: bool = False
     confident: bool = False                             # valid and the key joints well seen
     epoch: int = 0                                      # the source's epoch: windows never span two
-    t_s: float = 0.0                                    # when the frame shows, for motion (see below)
+    t_s: float = 0.0                                    # when the frame shows, for motion (see above)
 
     def for_person(self, pose2d: Pose2D) -> FrameRecord:
         """This frame's record for one of its people (its own stamps from now on)."""

@@ -20,6 +20,12 @@ from stream.record import FrameRecord
 GLASS_TO_PUBLISH = "glass_to_publish"
 
 
+def p50_p99(values_ms) -> dict[str, float]:
+    """The median and the 99th percentile, rounded to microseconds."""
+    p50, p99 = np.percentile(np.asarray(values_ms, np.float64), [50, 99])
+    return {"p50": round(float(p50), 3), "p99": round(float(p99), 3)}
+
+
 def rate(count: int, times_ns: list[int]) -> float:
     """Events per second for ``count`` events spread over the span of ``times_ns``."""
     span = (max(times_ns) - min(times_ns)) / 1e9 if times_ns else 0.0
@@ -40,9 +46,8 @@ class _Person:
         self.latencies.append(glass_to_publish_ms)
 
     def summary(self) -> dict:
-        p50, p99 = np.percentile(np.asarray(self.latencies, np.float64), [50, 99])
         return {"published": self.sent, "fps": round(rate(self.sent, [self.first_capture_ns, self.last_capture_ns]), 2),
-                GLASS_TO_PUBLISH + "_ms": {"p50": round(float(p50), 3), "p99": round(float(p99), 3)}}
+                GLASS_TO_PUBLISH + "_ms": p50_p99(self.latencies)}
 
 
 class LatencyReport:

@@ -4,8 +4,9 @@ Each track predicts where its joints are now (its last joints moved on by its ve
 Detections and tracks are paired by the Hungarian method (scipy) on the predicted joints'
 distance, in person heights, plus one minus the boxes' overlap, within a gate that widens with
 the time the track has gone unseen (or where the boxes overlap well: the joints of a bad
-detection can be far off while its box is not). The velocity carries an id through a crossing and through a
-short occlusion. Any detection can continue a track; only a confident one starts a new track.
+detection can be far off while its box is not). The velocity carries an id through a crossing
+and through a short occlusion. Any detection can continue a track; only a confident one starts
+a new track.
 
 Not ByteTrack: supervision dropped it in 0.31, and its successor (the ``trackers`` package)
 needs numpy 2, which mediapipe 0.10.21 cannot load. Pinning an older supervision would bring a
@@ -39,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from engines.skeleton import BONES, FLIP_PERMUTATION, bone_lengths
+from engines.skeleton import BONES, bone_lengths
 from engines.skeleton import JOINT_INDEX as J
 
 # A track may match a detection whose joints lie this far from its prediction, in person heights:
@@ -101,10 +102,6 @@ def build_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.minimum(np.abs(a - b), FORESHORTENING_CAP).mean(axis=-1)
 
 
-def _box_height(box: np.ndarray) -> float:
-    return float(box[3] - box[1])
-
-
 def _area(box: np.ndarray) -> float:
     return float(np.prod(np.clip(box[2:] - box[:2], 0, None)))
 
@@ -127,12 +124,9 @@ def _containment(a: np.ndarray, b: np.ndarray) -> float:
 
 def _heights_apart(track: _Track, joints: np.ndarray, track_joints: np.ndarray | None = None) -> float:
     """Mean joint distance from ``track_joints`` (by default where the track was last seen), in
-    the track's heights. Each joint is compared with the nearer of its own and its left/right
-    partner's place: MediaPipe swaps the labels of a limb now and then, and that is no new person."""
+    the track's heights."""
     reference = track.joints if track_joints is None else track_joints
-    straight = np.linalg.norm(joints - reference, axis=1)
-    crossed = np.linalg.norm(joints - reference[list(FLIP_PERMUTATION)], axis=1)
-    return float(np.minimum(straight, crossed).mean()) / max(track.height, 1.0)
+    return float(np.linalg.norm(joints - reference, axis=1).mean()) / max(track.box[3] - track.box[1], 1.0)
 
 
 class _Track:
@@ -141,7 +135,6 @@ class _Track:
     def __init__(self, track_id: int, detection: Detection, build: np.ndarray, t_s: float) -> None:
         self.track_id = track_id
         self.joints, self.box = detection.joints, detection.box
-        self.height = _box_height(detection.box)  # a running mean: one squashed detection must not shrink it
         self.build = build
         self.last_seen_s = t_s
         self.velocity = np.zeros(2)   # px/s, the whole body's
@@ -165,7 +158,6 @@ class _Track:
         self.velocity = velocity
         self.joints, self.box, self.last_seen_s, self.lost = detection.joints, detection.box, t_s, False
         self.observations += 1
-        self.height += (_box_height(detection.box) - self.height) / min(self.observations, BUILD_FRAMES)
         self.build = self.build + (build - self.build) / min(self.observations, BUILD_FRAMES)
 
 

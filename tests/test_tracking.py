@@ -249,6 +249,28 @@ def test_the_same_swap_between_look_alikes_goes_unseen():
     assert tracker.counts["id_switches"] == 0
 
 
+def test_a_detection_with_garbage_joints_in_the_right_box_is_still_the_same_person():
+    """PoseLandmarker now and then returns someone upside down or squashed: the joints are far
+    off, their build too, but the box is where the person is."""
+    person, rng = walk(200, 60, range(40)), np.random.default_rng(5)
+    tracker, ids = PeopleTracker(), []
+    for k in range(40):
+        found = detection(person[k])
+        if k in (20, 21):
+            x0, y0, x1, y1 = found.box
+            garbage = rng.uniform((x0, y0), (x1, y1), (17, 2))  # anywhere in the box
+            found = Detection(found.box, found.score, garbage)
+        ids += tracker.update([found], k / FPS)
+    assert ids == [0] * 40 and tracker.counts["new_ids"] == 1
+
+
+def test_ids_are_given_out_from_the_min_frames_th_sighting_on():
+    tracker = PeopleTracker(min_frames=3)
+    seen = run(tracker, scene(10, a=walk(200, 0, range(10)), one_off={4: stick_figure(500)}))
+    assert ids_of(seen, "a") == [-1, -1] + [0] * 8 and ids_of(seen, "one_off") == [-1]
+    assert tracker.counts["unconfirmed"] == 3
+
+
 def test_box_iou():
     a = np.array([0, 0, 10, 10], np.float32)
     assert box_iou(a, a) == pytest.approx(1.0)
