@@ -4,8 +4,9 @@ Kept per frame (columnar, so the JSON stays compact) so ``tools/latency_plot.py`
 timeline; summarised as p50/p95/p99/max for people. A live pipeline runs for hours, so only the
 newest ``max_frames`` frames are kept (memory stays flat): percentiles and the timeline cover
 those, while the output rate and the counts cover the whole run. With several people each
-message is a row, and ``info.people`` gives per person id the poses published, their rate
-(over that person's capture times) and glass-to-publish p50/p99.
+message is a row, the output rate counts frames (not messages), and ``info.people`` gives per
+person id the poses published, their rate (over that person's capture times) and
+glass-to-publish p50/p99.
 """
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ class LatencyReport:
         self.seq, self.t_capture_ns, self.t_publish_ns = self._column(), self._column(), self._column()
         self.valid, self.sent = self._column(), self._column()
         self.stages: dict[str, deque] = {}
-        self.frames = self.sent_total = 0
+        self.frames = self.frames_sent = 0  # messages timed; frames with a pose sent
         self.first_sent_capture_ns: int | None = None
         self.last_sent_capture_ns = 0
         self.people: dict[int, _Person] = {}
@@ -74,10 +75,11 @@ class LatencyReport:
         self.valid.append(rec.valid)
         self.sent.append(sent)
         if sent:
-            self.sent_total += 1
+            if self.first_sent_capture_ns is None or rec.t_capture_ns > self.last_sent_capture_ns:
+                self.frames_sent += 1  # a frame's first message (with several people, the others follow it)
             if self.first_sent_capture_ns is None:
                 self.first_sent_capture_ns = rec.t_capture_ns
-            self.last_sent_capture_ns = rec.t_capture_ns
+            self.last_sent_capture_ns = max(self.last_sent_capture_ns, rec.t_capture_ns)
             person = self.people.setdefault(rec.pose2d.person_id, _Person(self._column()))
             person.add(rec.t_capture_ns, rec.glass_to_publish_ms())
         for name, ms in {**rec.stages_ms(), GLASS_TO_PUBLISH: rec.glass_to_publish_ms()}.items():
@@ -99,8 +101,9 @@ class LatencyReport:
                                  "max": round(float(values.max()), 3), "n": int(values.size)}
         # Over the capture times of the frames sent, as the input rate is over those of the frames
         # captured: publish times bunch up as the first frames' start-up latency drains, and a
-        # rate over them came out above the input's ("output 30.1 > input 30.0").
-        output_fps = rate(self.sent_total, [self.first_sent_capture_ns or 0, self.last_sent_capture_ns])
+        # rate over them came out above the input's ("output 30.1 > input 30.0"). Frames, not
+        # messages: with several people each person's rate is in info.people.
+        output_fps = rate(self.frames_sent, [self.first_sent_capture_ns or 0, self.last_sent_capture_ns])
         people = {str(person_id): person.summary() for person_id, person in sorted(self.people.items())}
         return {
             "info": {**info, "frames_timed": self.frames, "frames_kept": len(self.seq), "people": people},

@@ -56,6 +56,8 @@ def test_each_person_has_their_own_count_rate_and_latency():
             t = seq * 33_333_333
             report.add(FrameRecord(seq, "cam", t, (640, 360), stamps={"capture": t, "publish": t + latency_ms * 1_000_000},
                                    pose2d=someone(person)), sent=True)
-    people = report.build({}, {}, input_fps=30.0)["info"]["people"]
+    built = report.build({}, {}, input_fps=30.0)
+    assert built["fps"]["output"] == 30.0  # frames with a pose, not messages
+    people = built["info"]["people"]
     assert people == {"0": {"published": 31, "fps": 30.0, "glass_to_publish_ms": {"p50": 50.0, "p99": 50.0}},
                       "4": {"published": 16, "fps": 15.0, "glass_to_publish_ms": {"p50": 80.0, "p99": 80.0}}}
