@@ -44,6 +44,8 @@ class StreamState:
             self.skipped += frame.seq - self.latest.seq - 1
         self.latest, self.last_receive_ns = frame, t_receive_ns
         self.people[frame.header.get("person", 0)] = (frame, t_receive_ns)
+        self.people = {person: seen for person, seen in self.people.items()  # the gone are forgotten
+                       if t_receive_ns - seen[1] <= PERSON_GONE_S * 1e9}
         self.received += 1
         self.recent.append((t_receive_ns, (t_receive_ns - frame.t_capture_ns) / 1e6))
         while self.recent and t_receive_ns - self.recent[0][0] > RATE_WINDOW_S * 1e9:
@@ -59,8 +61,7 @@ class StreamState:
 
     def in_view(self) -> list[PoseFrame]:
         """The latest frame of each person heard from within PERSON_GONE_S of the newest message."""
-        return [frame for _, (frame, t_ns) in sorted(self.people.items())
-                if self.last_receive_ns - t_ns <= PERSON_GONE_S * 1e9]
+        return [frame for _, (frame, _) in sorted(self.people.items())]
 
 
 class LiveView:

@@ -48,6 +48,21 @@ def test_left_is_blue_and_on_the_image_right_when_seen_from_the_camera():
     assert not image.any()  # every joint below the score threshold: nothing drawn
 
 
+def test_the_people_of_a_stream_stand_side_by_side_until_one_is_gone():
+    view = LiveView((400, 200))
+    first, second = (pose_messages(30, 30.0, seed=person) for person in (0, 1))  # same stream, persons 0 and 1
+    t0 = wire.decode(first[0]).t_capture_ns
+    for k in range(30):
+        view.update(wire.decode(first[k]), t0 + k * 33_333_333)
+        if k < 5:
+            view.update(wire.decode(second[k]), t0 + k * 33_333_333)
+    people = [frame.header["person"] for frame in view.streams["cam0"].in_view()]
+    assert people == [0]  # person 1 was last heard 0.83 s before the newest message
+    view.streams["cam0"].add(wire.decode(second[29]), t0 + 30 * 33_333_333)
+    assert [frame.header["person"] for frame in view.streams["cam0"].in_view()] == [0, 1]
+    assert view.streams["cam0"].skipped == 0  # several people share a seq: no frame was skipped
+
+
 def test_live_view_counts_skipped_frames_and_shows_each_stream():
     view = LiveView((400, 200))
     messages = pose_messages(5, 30.0)
