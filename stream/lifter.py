@@ -62,6 +62,9 @@ class _Pending:
 
 
 class LifterStage:
+    """See the module docstring. ``smoother`` is a pattern: each person's segment gets a fresh
+    copy of it (:meth:`PoseSmoother.fresh`)."""
+
     def __init__(self, engine, hold_frames: int = 5, root: bool = True, focal_px: float | None = None,
                  hfov_deg: float = 60.0, smoother: PoseSmoother | None = None,
                  max_batch: int | None = None, min_key_score: float = 0.5,
