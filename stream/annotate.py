@@ -15,7 +15,7 @@ import numpy as np
 from tqdm import tqdm
 
 from engines.skeleton import JOINT_INDEX
-from stream.render import PERSON_SPACING_M, View3D, draw_skeleton_2d, draw_skeleton_3d, put_lines
+from stream.render import View3D, draw_people_3d, draw_skeleton_2d, put_lines
 from stream.wire import MetaFrame, PoseFrame
 
 
@@ -49,11 +49,10 @@ class AnnotatedVideoWriter:
         panel = self.view.blank()
         if not people:
             put_lines(panel, ["no pose"])
-        for k, pose in enumerate(people):
+        draw_people_3d(panel, [pose.pose3d for pose in people], self.view, [not pose.valid for pose in people])
+        for pose in people:
             pose2d = pose.arrays["pose2d"] * (np.array(self.image_size) / pose.header.get("image_size", self.image_size))
             draw_skeleton_2d(image, pose2d, pose.arrays.get("score"))
-            draw_skeleton_3d(panel, pose.pose3d, self.view, dim=not pose.valid,
-                             shift_m=PERSON_SPACING_M * (k - (len(people) - 1) / 2))
             if len(people) > 1 and np.isfinite(head := pose2d[JOINT_INDEX["head_top"]]).all():
                 put_lines(image, [f"id {pose.header.get('person')}"], origin=(int(head[0]) - 12, max(int(head[1]) - 8, 12)))
         if people:

@@ -42,7 +42,7 @@ import signal
 import sys
 import threading
 import time
-from collections import deque
+from collections import defaultdict, deque
 from typing import TYPE_CHECKING, Any, Callable
 
 from stream import wire
@@ -122,7 +122,8 @@ class Pipeline:
         self.report = LatencyReport(options.report_frames)
         self.errors: list[BaseException] = []
         self.captured = self.non_finite_2d = 0
-        self.pose2d_ms_by_people: dict[int, deque] = {}  # people found -> the 2D stage's times (ms)
+        # people found -> the 2D stage's times (ms)
+        self.pose2d_ms_by_people: defaultdict[int, deque] = defaultdict(lambda: deque(maxlen=options.report_frames))
         self.capture_span_ns = [0, 0]
         self.source_state = self.publisher.description["source_state"]  # the state consumers were told
 
@@ -162,8 +163,7 @@ class Pipeline:
             rec.people = track_people(self.tracker, finite, rec.t_s)
             rec.image = None
             rec.stamp("pose2d")
-            cost = self.pose2d_ms_by_people.setdefault(len(people), deque(maxlen=self.options.report_frames))
-            cost.append((rec.stamps["pose2d"] - rec.stamps["wait_2d"]) / 1e6)
+            self.pose2d_ms_by_people[len(people)].append((rec.stamps["pose2d"] - rec.stamps["wait_2d"]) / 1e6)
             out.put(rec)
 
     def _lift(self) -> None:

@@ -26,7 +26,7 @@ BACKGROUND_BGR = (30, 30, 30)
 FLOOR_BGR = (75, 75, 75)
 TEXT_BGR = (235, 235, 235)
 ANKLES = (JOINT_INDEX["left_ankle"], JOINT_INDEX["right_ankle"])
-PERSON_SPACING_M = 0.9  # how far apart several people are drawn in a 3D panel (shift_m)
+PERSON_SPACING_M = 0.9  # how far apart several people are drawn in a 3D panel
 
 
 def joint_colour(joint: int) -> tuple[int, int, int]:
@@ -110,6 +110,13 @@ def draw_skeleton_3d(canvas: np.ndarray, pose3d: np.ndarray, view: View3D, dim: 
         cv2.line(canvas, tuple(points[parent]), tuple(points[child]), colour, thickness, cv2.LINE_AA)
     for joint in np.argsort(depth):
         cv2.circle(canvas, tuple(points[joint]), thickness, CENTRE_BGR if dim else joint_colour(joint), -1, cv2.LINE_AA)
+    return canvas
+
+
+def draw_people_3d(canvas: np.ndarray, poses: list[np.ndarray], view: View3D, dim: list[bool]) -> np.ndarray:
+    """Draw several (17, 3) poses side by side, centred, ``PERSON_SPACING_M`` apart, in order."""
+    for k, (pose3d, dimmed) in enumerate(zip(poses, dim)):
+        draw_skeleton_3d(canvas, pose3d, view, dimmed, shift_m=PERSON_SPACING_M * (k - (len(poses) - 1) / 2))
     return canvas
 
 

@@ -80,11 +80,13 @@ class LatencyReport:
             if self.first_sent_capture_ns is None:
                 self.first_sent_capture_ns = rec.t_capture_ns
             self.last_sent_capture_ns = max(self.last_sent_capture_ns, rec.t_capture_ns)
-            person = self.people.setdefault(rec.pose2d.person_id, _Person(self._column()))
-            person.add(rec.t_capture_ns, rec.glass_to_publish_ms())
+            if rec.pose2d.person_id not in self.people:
+                self.people[rec.pose2d.person_id] = _Person(self._column())
+            self.people[rec.pose2d.person_id].add(rec.t_capture_ns, rec.glass_to_publish_ms())
         for name, ms in {**rec.stages_ms(), GLASS_TO_PUBLISH: rec.glass_to_publish_ms()}.items():
-            column = self.stages.setdefault(name, self._column([float("nan")] * n))
-            column.append(ms)
+            if name not in self.stages:  # a stage first seen now: NaN for the frames before
+                self.stages[name] = self._column([float("nan")] * n)
+            self.stages[name].append(ms)
         for column in self.stages.values():  # a stage this frame skipped
             if len(column) == n:
                 column.append(float("nan"))

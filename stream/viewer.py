@@ -20,7 +20,7 @@ import numpy as np
 
 from stream.client import MetaFrame, PoseFrame, Subscriber
 from stream.sources import ENDED
-from stream.render import PERSON_SPACING_M, View3D, draw_skeleton_3d, put_lines, render_3d
+from stream.render import View3D, draw_people_3d, put_lines, render_3d
 
 STALE_S = 2.0     # a stream silent for this long is shown greyed out
 PERSON_GONE_S = 0.5  # a person of a stream silent this long while others are heard is no longer drawn
@@ -96,10 +96,7 @@ class LiveView:
         frame, people = state.latest, state.in_view()
         silent_s = (t_now_ns - state.last_receive_ns) / 1e9
         stale = silent_s > STALE_S
-        panel = view.blank()
-        for k, person in enumerate(people):
-            draw_skeleton_3d(panel, person.pose3d, view, dim=stale or not person.valid,
-                             shift_m=PERSON_SPACING_M * (k - (len(people) - 1) / 2))
+        panel = draw_people_3d(view.blank(), [p.pose3d for p in people], view, [stale or not p.valid for p in people])
         who = ", ".join(str(p.header.get("person", "?")) for p in people)
         lines = [f"{stream_id}  {'people' if len(people) > 1 else 'person'} {who}  seq {frame.seq}",
                  f"{state.rate_hz():5.1f} Hz  latency {state.latency_ms():6.1f} ms",
