@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from engines import metrics
-from engines.fusion import LIFTER_WEIGHT, fuse_world, world_to_h36m
+from engines.fusion import LIFTER_WEIGHT, TAU_S, fuse_world, world_to_h36m
 from engines.left_right import LeftRightRepair
 from engines.reference import Reference, plausible_frames
 from engines.skeleton import JOINT_INDEX, MP, mediapipe_swap, normalize_screen, mediapipe_to_h36m
@@ -105,7 +105,8 @@ def errors(pred: np.ndarray, truth: np.ndarray, counted: np.ndarray) -> dict[str
             "accel": 1000 * float(accel.mean()) if len(accel) else float("nan")}
 
 
-def evaluate_reference(lift: Lift, ref: Reference, lifter_weight: np.ndarray = LIFTER_WEIGHT) -> list[dict]:
+def evaluate_reference(lift: Lift, ref: Reference, lifter_weight: np.ndarray = LIFTER_WEIGHT,
+                       tau_s: float = TAU_S) -> list[dict]:
     """One row per (camera, output) with the metrics in mm, then the means over cameras."""
     rows = []
     for view, cam in enumerate(ref.cameras):
@@ -115,7 +116,7 @@ def evaluate_reference(lift: Lift, ref: Reference, lifter_weight: np.ndarray = L
         pose2d, world, truth = camera_inputs(ref, view)
         lifted = lift(pose2d, ref.fps)
         outputs = {"lifter": lifted, "mediapipe_world": np.where(np.isfinite(world), world, lifted),
-                   "fused": fuse_world(lifted, world, lifter_weight)}
+                   "fused": fuse_world(lifted, world, ref.fps, lifter_weight, tau_s)}
         for name in OUTPUTS:
             rows.append({"camera": cam.name, "output": name, "frames": int(counted.sum()),
                          **errors(outputs[name], truth, counted)})

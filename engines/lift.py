@@ -148,11 +148,13 @@ def lift_file(input_path: str | Path, output_path: str | Path, weights: str | Pa
     person = given.person if given.person is not None else np.zeros(len(pose2d), np.int64)
     rate = None if fps == model_fps else fps
     lifted = np.empty(pose2d.shape[:-1] + (3,), np.float32)
+    pose3d = lifted if world is None else np.empty_like(lifted)
     people = np.unique(person)
     for who in people:  # a recording of several people interleaves their rows
         rows = np.flatnonzero(person == who)
         lifted[rows] = lift_sequence(engine, pose2d[rows], rate, model_fps, batch_size=batch_size, progress=progress)
-    pose3d = fuse_world(lifted, world_to_h36m(world)) if world is not None else lifted
+        if world is not None:
+            pose3d[rows] = fuse_world(lifted[rows], world_to_h36m(world[rows]), fps)
     described = engine.describe()
     output_path = Path(output_path)
     output_path.parent.mkdir(parents=True, exist_ok=True)

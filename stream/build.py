@@ -97,7 +97,7 @@ def build_components(settings: Settings, engine: Engine | None = None, source: S
         lifter = LifterStage(engine, s.lifter.hold_frames, s.root.enabled, s.root.focal_px,
                              s.root.hfov_deg, smoother, s.lifter.max_batch if _live(s, source) else None,
                              s.lifter.min_key_score, tuple(s.lifter.key_joints), s.lifter.fuse_world,
-                             s.pose2d.max_people)
+                             s.pose2d.max_people, s.lifter.fuse_tau_s)
         tracker = PeopleTracker(s.pose2d.lost_s, s.pose2d.reentry_s, s.pose2d.max_people, min_frames=CONFIRM_FRAMES)
         p = s.publisher
         publisher = Publisher(p.endpoint, p.stream_id, p.send_hwm, p.meta_interval_s,

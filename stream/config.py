@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from engines.fusion import TAU_S
 from engines.overrides import parse_override, set_path
 from engines.skeleton import JOINT_NAMES
 from stream.publisher import endpoint_problem, is_local_endpoint
@@ -80,6 +81,7 @@ class LifterSettings(_Section):
     frame_cache: bool | None = None
     flip: bool = False
     fuse_world: bool = True
+    fuse_tau_s: float = Field(TAU_S, ge=0)
     max_batch: int = Field(1, ge=1)
     hold_frames: int = Field(5, ge=0)
     min_key_score: float = Field(0.5, ge=0, le=1)

@@ -22,7 +22,7 @@ size ends every segment, so no window spans a gap. A lifted pose or root that is
 never handed on: it is dropped and counted (``non_finite``). A pose is ``confident`` only when
 it is valid and every key joint's 2D score reaches ``min_key_score``; consumers get the scores
 too. With ``fuse_world`` the lifted pose is fused with MediaPipe's world landmarks of the same
-person and frame (:mod:`engines.fusion`).
+person and frame (:mod:`engines.fusion`), each segment with its own smoothed correction.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engines.fusion import fuse_world, world_to_h36m
+from engines.fusion import TAU_S, WorldFusion, corrections, world_to_h36m
 from engines.left_right import LeftRightRepair
 from engines.skeleton import JOINT_NAMES
 from stream.pose2d import Pose2D
@@ -46,6 +46,7 @@ class _Segment:
 
     ring: PoseRing
     smoother: PoseSmoother | None
+    fusion: WorldFusion | None
     left_right: LeftRightRepair = field(default_factory=LeftRightRepair)
     last_pose2d: Pose2D | None = None          # what a held frame publishes as its 2D pose
     last_published: FrameRecord | None = None  # what a held frame publishes as its 3D pose
@@ -69,11 +70,11 @@ class LifterStage:
                  hfov_deg: float = 60.0, smoother: PoseSmoother | None = None,
                  max_batch: int | None = None, min_key_score: float = 0.5,
                  key_joints: tuple[str, ...] = ("left_hip", "right_hip", "left_shoulder", "right_shoulder"),
-                 fuse_world: bool = False, max_people: int = 1) -> None:
+                 fuse_world: bool = False, max_people: int = 1, fuse_tau_s: float = TAU_S) -> None:
         if max_people < 1:
             raise ValueError(f"max_people must be at least 1, got {max_people}")
         self.engine = engine
-        self.fuse_world = fuse_world
+        self.fuse_world, self.fuse_tau_s = fuse_world, fuse_tau_s
         self.min_key_score = min_key_score
         self.key_joints = [JOINT_NAMES.index(name) for name in key_joints]
         self.max_batch, self.max_people, self.hold_frames = max_batch, max_people, hold_frames
@@ -156,8 +157,9 @@ class LifterStage:
     def _push_pose(self, person_id: int, pose: Pose2D, rec: FrameRecord) -> None:
         if person_id not in self.people:
             smoother = self.smoother.fresh() if self.smoother is not None else None
+            fusion = WorldFusion(tau_s=self.fuse_tau_s) if self.fuse_world else None
             self.people[person_id] = _Segment(PoseRing(self.engine.window, self.engine.lookahead, self.hold_frames),
-                                              smoother)
+                                              smoother, fusion)
         segment = self.people[person_id]
         before = segment.left_right.repaired
         pose = pose.relabelled(segment.left_right(pose.landmarks_px))
@@ -189,7 +191,8 @@ class LifterStage:
         # Root-align (as MPJPE does): consumers are promised the pelvis exactly at the origin.
         poses = poses - poses[:, :1]
         if self.fuse_world:
-            poses = fuse_world(poses, np.stack([world_to_h36m(p.rec.pose2d.world) for p in pending]))
+            fixes = corrections(poses, np.stack([world_to_h36m(p.rec.pose2d.world) for p in pending]))
+            poses = np.stack([p.segment.fusion(pose, fix, p.rec.t_s) for p, pose, fix in zip(pending, poses, fixes)])
         done = []
         for item, pose in zip(pending, poses):
             rec, segment = item.rec, item.segment

@@ -190,7 +190,7 @@ def test_world_landmarks_give_the_fused_output_and_the_lifters_beside_it(tmp_pat
     make_checkpoint(tmp_path / "m.safetensors", TPC)
     np.save(tmp_path / "in.npy", sequence(11))
     world = np.random.default_rng(1).normal(0, 0.3, (11, 33, 3)).astype(np.float32)
-    world[4] = np.nan  # a frame without world landmarks
+    world[0] = np.nan  # a frame without world landmarks, before any: the lifter's pose
     np.save(tmp_path / "world.npy", world)
     common = dict(weights=tmp_path / "m.safetensors", backend="torch", fps=50.0, progress=False)
     lift_file(tmp_path / "in.npy", tmp_path / "plain.npz", **common)
@@ -199,9 +199,9 @@ def test_world_landmarks_give_the_fused_output_and_the_lifters_beside_it(tmp_pat
     with np.load(tmp_path / "plain.npz") as plain, np.load(tmp_path / "fused.npz") as fused:
         np.testing.assert_array_equal(plain["pose3d"], plain["pose3d_lifter"])
         np.testing.assert_array_equal(fused["pose3d_lifter"], plain["pose3d"])
-        expected = fuse_world(plain["pose3d"], world_to_h36m(world))
+        expected = fuse_world(plain["pose3d"], world_to_h36m(world), 50.0)
         np.testing.assert_allclose(fused["pose3d"], expected, atol=1e-6)
-        np.testing.assert_array_equal(fused["pose3d"][4], plain["pose3d"][4])
+        np.testing.assert_array_equal(fused["pose3d"][0], plain["pose3d"][0])
         assert np.abs(fused["pose3d"] - plain["pose3d"]).max() > 0.01
     np.save(tmp_path / "short.npy", world[:5])
     with pytest.raises(ValueError, match=r"must have shape \(11, 33, 3\)"):
