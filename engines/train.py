@@ -197,7 +197,7 @@ def validation_batch(clips: Sequence, num_frames: int, n: int, seed: int) -> dic
     """Fixed, noisy validation windows from held-out clips, without augmentation of the body."""
     rng = np.random.default_rng([seed, 7])
     aug = synth.Augmentation(time_warp=(1.0, 1.0), body_scale=(1.0, 1.0), bone_scale_std=0.0, mirror_prob=0.0,
-                             limb_rotation_deg=0.0)
+                             limb_rotation_deg=0.0, mix_bodies_prob=0.0)
     batch = synth.make_pairs(clips, rng, n, num_frames, aug=aug)
     return {k: torch.from_numpy(v) for k, v in batch.items()}
 

@@ -177,5 +177,25 @@ def test_mediapipe_definitions_give_every_window_blazepose_proportions(clips):
     out = synth.mediapipe_definitions(windows)
     j = JOINT_INDEX
     thigh = np.linalg.norm(out[:, :, j["left_knee"]] - out[:, :, j["left_hip"]], axis=-1)
-    hips = np.linalg.norm(out[:, :, j["left_hip"]] - out[:, :, j["right_hip"]], axis=-1)
-    np.testing.assert_allclose(np.median(hips / thigh), synth.MEDIAPIPE_PROPORTIONS["hip_width"], rtol=0.05)
+    length = lambda a, b: np.linalg.norm(out[:, :, j[a]] - out[:, :, j[b]], axis=-1)
+    for name, a, b in (("hip_width", "left_hip", "right_hip"), ("shin", "left_knee", "left_ankle"),
+                       ("upper_arm", "right_shoulder", "right_elbow"), ("forearm", "left_elbow", "left_wrist")):
+        np.testing.assert_allclose(np.median(length(a, b) / thigh), synth.MEDIAPIPE_PROPORTIONS[name], rtol=0.05)
+
+
+def test_mixed_bodies_keep_the_legs_and_set_the_other_upper_body_on_the_pelvis_facing_the_same_way(clips):
+    rng = np.random.default_rng(0)
+    lower = synth.sample_windows(clips, rng, 6, 27)
+    upper = synth.rotate_about_gravity(synth.sample_windows(clips, rng, 6, 27), rng.uniform(0, 6, 6))
+    mixed = synth.mix_bodies(lower, upper, rng, prob=1.0)
+    legs, top = list(range(JOINT_INDEX["spine"])), list(range(JOINT_INDEX["spine"], 17))
+    np.testing.assert_array_equal(mixed[:, :, legs], lower[:, :, legs])
+    # the upper body's own shape is kept: its bones, and its joints' heights above the pelvis
+    np.testing.assert_allclose(bone_lengths(mixed)[..., top[0] - 1:], bone_lengths(upper)[..., top[0] - 1:], atol=1e-5)
+    np.testing.assert_allclose(mixed[..., top, 2] - mixed[..., :1, 2], upper[..., top, 2] - upper[..., :1, 2], atol=1e-5)
+    # turned so the shoulders face the way the legs' hips face (these upper bodies face their hips' way)
+    shoulders = mixed[:, :, JOINT_INDEX["left_shoulder"]] - mixed[:, :, JOINT_INDEX["right_shoulder"]]
+    hips = lower[:, :, JOINT_INDEX["left_hip"]] - lower[:, :, JOINT_INDEX["right_hip"]]
+    cos = (shoulders[..., :2] * hips[..., :2]).sum(-1) / np.linalg.norm(shoulders[..., :2], axis=-1) / np.linalg.norm(hips[..., :2], axis=-1)
+    assert cos.min() > 0.8
+    np.testing.assert_array_equal(synth.mix_bodies(lower, upper, rng, prob=0.0), lower)

@@ -5,12 +5,12 @@ A pair is what the live lifter sees and what it must answer: a window of 2D pose
 in metres, root-relative, in camera coordinates (x right, y down, z forward). Everything is
 vectorised over a batch of windows; :class:`PairBatches` wraps it for a torch ``DataLoader``.
 
-Per window, in world space (Z up): a random clip and start, a time warp of 0.5-2x, random bone
-lengths, a left-right mirror, and a rotation about gravity. Then a virtual camera (distance,
-height, aim point, roll, field of view, image size, portrait or landscape) projects the poses,
-and a MediaPipe-like noise model perturbs the 2D points (per-joint offsets for differing joint
-definitions, jitter, slow wander, dropped joints held at a stale value, low-confidence joints,
-repeated frames).
+Per window, in world space (Z up): a random clip and start, a time warp of 0.5-2x, now and then
+the upper body of another clip on its legs, random bone lengths, a left-right mirror, and a
+rotation about gravity. Then a virtual camera (distance, height, aim point, roll, field of view,
+image size, portrait or landscape) projects the poses, and a MediaPipe-like noise model perturbs
+the 2D points (per-joint offsets for differing joint definitions, jitter, slow wander, dropped
+joints held at a stale value, low-confidence joints, repeated frames, left/right swaps).
 """
 from __future__ import annotations
 
@@ -43,7 +43,8 @@ class Augmentation:
     mirror_prob: float = 0.5
     rotate: bool = True  # uniform rotation about gravity
     limb_rotation_deg: float = 0.0  # std (degrees) of a per-window turn of each arm and thigh segment; off: it did not help (docs/model-card.md)
-    mediapipe_definitions: bool = True  # rescale hips, shoulders, torso, neck and head to BlazePose's
+    mix_bodies_prob: float = 0.3  # share of windows whose upper body comes from another clip and start (docs/model-card.md)
+    mediapipe_definitions: bool = True  # rescale hips, shoulders, torso, neck, head and limbs to BlazePose's
 
 
 @dataclass(frozen=True)
@@ -84,11 +85,13 @@ class DetectorNoise:
 
 
 # BlazePose's landmarks are not mocap joint centres: its hips sit closer together, its "nose" is
-# the nose, not the neck. Lengths of these bones relative to the thigh in the Demo_MultiPerson
-# reference (docs/model-card.md); each training window is rescaled to them, so the lifter's input
-# and output follow BlazePose's definitions whatever the mocap source.
+# the nose, not the neck, and the sources' skeletons disagree on limbs too (shins of 0.97-1.22
+# thighs). Lengths of these bones relative to the thigh in the Demo_MultiPerson reference
+# (docs/real-video.md); each training window is rescaled to them, so the lifter's input and output
+# follow BlazePose's definitions whatever the mocap source.
 MEDIAPIPE_PROPORTIONS = {"hip_width": 0.477, "shoulder_width": 0.882, "torso": 1.301,
-                         "thorax_to_nose": 0.586, "nose_to_head_top": 0.392}
+                         "thorax_to_nose": 0.586, "nose_to_head_top": 0.392,
+                         "shin": 0.934, "upper_arm": 0.663, "forearm": 0.634}
 
 
 @dataclass
@@ -185,6 +188,31 @@ def rotate_limbs(positions: np.ndarray, rng: np.random.Generator, std_deg: float
     return out
 
 
+_UPPER_BODY = tuple(range(JOINT_INDEX["spine"], NUM_JOINTS))  # spine and everything above it
+
+
+def _heading(windows: np.ndarray) -> np.ndarray:
+    """(n, T) angle about gravity of each frame's hip line (right hip to left hip)."""
+    hips = windows[:, :, JOINT_INDEX["left_hip"]] - windows[:, :, JOINT_INDEX["right_hip"]]
+    return np.arctan2(hips[..., 1], hips[..., 0])
+
+
+def mix_bodies(lower: np.ndarray, upper: np.ndarray, rng: np.random.Generator, prob: float) -> np.ndarray:
+    """New poses from the same motion: in a share ``prob`` of the windows (n, T, 17, 3), world Z
+    up, the spine and everything above it come from ``upper``'s window, turned about gravity
+    frame by frame so its hips' heading matches, and set on ``lower``'s pelvis."""
+    out = lower.copy()
+    mixed = rng.random(len(lower)) < prob
+    if not mixed.any():
+        return out
+    turn = _heading(lower[mixed]) - _heading(upper[mixed])  # (m, T)
+    c, s = np.cos(turn)[..., None], np.sin(turn)[..., None]
+    body = upper[mixed][:, :, _UPPER_BODY] - upper[mixed][:, :, :1]
+    turned = np.stack([c * body[..., 0] - s * body[..., 1], s * body[..., 0] + c * body[..., 1], body[..., 2]], -1)
+    out[np.ix_(mixed, np.arange(lower.shape[1]), _UPPER_BODY)] = lower[mixed][:, :, :1] + turned
+    return out
+
+
 def random_bone_factors(rng: np.random.Generator, n: int, aug: Augmentation) -> np.ndarray:
     """(n, 17) symmetric bone-length factors: an overall size times a per-bone-group change."""
     body = rng.uniform(*aug.body_scale, size=(n, 1))
@@ -211,8 +239,8 @@ def center_on_floor(positions: np.ndarray) -> np.ndarray:
 
 
 def mediapipe_definitions(windows: np.ndarray) -> np.ndarray:
-    """Windows (n, T, 17, 3) with hip and shoulder widths, torso, neck and head rescaled to
-    :data:`MEDIAPIPE_PROPORTIONS` of each window's median thigh length."""
+    """Windows (n, T, 17, 3) with hip and shoulder widths, torso, neck, head, shins and arms
+    rescaled to :data:`MEDIAPIPE_PROPORTIONS` of each window's median thigh length."""
     bone = lambda child: np.median(np.linalg.norm(windows[:, :, child] - windows[:, :, PARENTS[child]], axis=-1), 1)
     j = JOINT_INDEX
     thigh = (bone(j["left_knee"]) + bone(j["right_knee"])) / 2
@@ -223,6 +251,8 @@ def mediapipe_definitions(windows: np.ndarray) -> np.ndarray:
         for side in ("left", "right"):
             factors[:, j[f"{side}_hip"]] = want["hip_width"] / 2 / bone(j[f"{side}_hip"])
             factors[:, j[f"{side}_shoulder"]] = want["shoulder_width"] / 2 / bone(j[f"{side}_shoulder"])
+            for child, name in (("ankle", "shin"), ("elbow", "upper_arm"), ("wrist", "forearm")):
+                factors[:, j[f"{side}_{child}"]] = want[name] / bone(j[f"{side}_{child}"])
         factors[:, j["spine"]] = factors[:, j["thorax"]] = want["torso"] / torso
         factors[:, j["neck_nose"]] = want["thorax_to_nose"] / bone(j["neck_nose"])
         factors[:, j["head_top"]] = want["nose_to_head_top"] / bone(j["head_top"])
@@ -371,7 +401,11 @@ def make_pairs(clips: Sequence, rng: np.random.Generator, n: int, num_frames: in
                noise: DetectorNoise | None = DetectorNoise()) -> dict[str, np.ndarray]:
     """A batch of ``n`` training pairs: ``pose2d`` (n, T, 17, 2), ``target3d`` (n, T, 17, 3) and
     ``target_index`` (n,), the frame the lifter is asked for (``T - 1 - lookahead``)."""
-    world = augment(sample_windows(clips, rng, n, num_frames, aug.time_warp, clip_weights), rng, aug)
+    world = sample_windows(clips, rng, n, num_frames, aug.time_warp, clip_weights)
+    if aug.mix_bodies_prob > 0:
+        uppers = sample_windows(clips, rng, n, num_frames, aug.time_warp, clip_weights)
+        world = mix_bodies(world, uppers, rng, aug.mix_bodies_prob)
+    world = augment(world, rng, aug)
     pose2d, target3d = to_pairs(world, sample_cameras(rng, world, cameras), rng, noise)
     target_index = num_frames - 1 - sample_lookahead(rng, n, num_frames)
     return {"pose2d": pose2d, "target3d": target3d, "target_index": target_index.astype(np.int64)}
