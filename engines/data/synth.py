@@ -205,11 +205,12 @@ def mix_bodies(lower: np.ndarray, upper: np.ndarray, rng: np.random.Generator, p
     mixed = rng.random(len(lower)) < prob
     if not mixed.any():
         return out
-    turn = _heading(lower[mixed]) - _heading(upper[mixed])  # (m, T)
+    legs, top = lower[mixed], upper[mixed]
+    turn = _heading(legs) - _heading(top)  # (m, T)
     c, s = np.cos(turn)[..., None], np.sin(turn)[..., None]
-    body = upper[mixed][:, :, _UPPER_BODY] - upper[mixed][:, :, :1]
+    body = top[:, :, _UPPER_BODY] - top[:, :, :1]
     turned = np.stack([c * body[..., 0] - s * body[..., 1], s * body[..., 0] + c * body[..., 1], body[..., 2]], -1)
-    out[np.ix_(mixed, np.arange(lower.shape[1]), _UPPER_BODY)] = lower[mixed][:, :, :1] + turned
+    out[np.ix_(mixed, np.arange(lower.shape[1]), _UPPER_BODY)] = legs[:, :, :1] + turned
     return out
 
 
