@@ -16,7 +16,7 @@ import pytest
 from engines.data.mocap import (ClipCheckError, SOURCES, fetch_all, load_cache, load_user_clip,
                                 run_checks)
 from engines.data.mocap import cache, deepmimic, holosoma
-from engines.data.mocap.bvh import load_bvh
+from engines.data.mocap.bvh import BARE_END_M, load_bvh
 from engines.data.mocap.c3d import VICON_53, load_c3d
 from engines.data.mocap.checks import require_ok
 from engines.data.mocap.clip import Clip
@@ -62,13 +62,13 @@ def _bvh_joint(name: str, offset: str, children: str = "", end: str | None = Non
             f"{inner}}}\n")
 
 
-def write_cmu_bvh(path: Path, frames: list[list[float]]) -> None:
+def write_cmu_bvh(path: Path, frames: list[list[float]], head_end: str = "0 1 0") -> None:
     """A minimal CMU-named skeleton; channel order below is the order of ``frames`` values."""
     leg = lambda s, x: _bvh_joint(f"{s}UpLeg", f"{x} 0 0", _bvh_joint(
         f"{s}Leg", "0 -4 0", _bvh_joint(f"{s}Foot", "0 -4 0", end="0 0 1")))
     arm = lambda s, x: _bvh_joint(f"{s}Arm", f"{1.5 * x} 2 0", _bvh_joint(
         f"{s}ForeArm", f"{2 * x} 0 0", _bvh_joint(f"{s}Hand", f"{2 * x} 0 0", end=f"{0.5 * x} 0 0")))
-    spine = _bvh_joint("Spine", "0 2 0", _bvh_joint("Head", "0 3 0", end="0 1 0")
+    spine = _bvh_joint("Spine", "0 2 0", _bvh_joint("Head", "0 3 0", end=head_end)
                        + arm("Left", 1) + arm("Right", -1))
     text = ("HIERARCHY\nROOT Hips\n{\nOFFSET 0 0 0\n"
             "CHANNELS 6 Xposition Yposition Zposition Zrotation Yrotation Xrotation\n"
@@ -107,6 +107,22 @@ def test_bvh_cmu_mapping_forward_kinematics_and_end_site(tmp_path):
     # (0, 1, 0) turns to (-1, 0, 0) under +90 deg about Z.
     np.testing.assert_allclose(bent_pose[J["left_ankle"]], 0.1 * zup(1, 6, -4), atol=1e-5)
     np.testing.assert_allclose(bent_pose[J["head_top"]], 0.1 * zup(-1, 15, 0), atol=1e-5)
+
+
+def test_bvh_bare_end_site_lies_on_along_the_parent_line(tmp_path):
+    rest = [0, 10, 0, 0, 0, 0] + [0] * 42
+    turned = list(rest)
+    turned[BVH_BLOCK["Spine"]] = 90  # spine: 90 degrees about Z, so the neck points along -x
+    write_cmu_bvh(tmp_path / "bare.bvh", [rest, turned], head_end="0 0 0")
+    with pytest.raises(ValueError, match="End Site of 'Head' .* has length 0"):
+        load_bvh(tmp_path / "bare.bvh", scale=0.1)
+    positions, _ = load_bvh(tmp_path / "bare.bvh", scale=0.1, bare_end=0.2)
+    rest_pose, turned_pose = positions.astype(np.float64)
+    # Spine (0, 12, 0) -> Head (0, 15, 0); the crown 0.2 m (2 file units) on along that line.
+    np.testing.assert_allclose(rest_pose[J["head_top"]], 0.1 * zup(0, 17, 0), atol=1e-5)
+    # Turned: Head at (-3, 12, 0), the line points along -x.
+    np.testing.assert_allclose(turned_pose[J["neck_nose"]], 0.1 * zup(-3, 12, 0), atol=1e-5)
+    np.testing.assert_allclose(turned_pose[J["head_top"]], 0.1 * zup(-5, 12, 0), atol=1e-5)
 
 
 def test_bvh_unknown_joint_is_a_clear_error(tmp_path):
@@ -335,6 +351,10 @@ def test_load_user_clip_npz_bvh_and_c3d(tmp_path):
     assert clip.positions.shape == (2, 17, 3) and clip.meta["original_fps"] == 100.0
     with pytest.raises(ClipCheckError, match="height_m"):  # a 0.7 m figure: wrong units
         load_user_clip(tmp_path / "tiny.bvh", fps=50.0, scale=0.05)
+    write_cmu_bvh(tmp_path / "lafan.bvh", [[0, 10, 0, 0, 0, 0] + [0] * 42] * 3, head_end="0 0 0")
+    clip = load_user_clip(tmp_path / "lafan.bvh", fps=50.0, scale=0.1, check=False)
+    head = clip.positions[:, J["head_top"]] - clip.positions[:, J["neck_nose"]]
+    np.testing.assert_allclose(head, np.tile(zup(0, BARE_END_M, 0), (2, 1)), atol=1e-5)  # on along the neck
 
     write_c3d(tmp_path / "walk.c3d", static_markers(), frames=20, fps=100.0)
     clip = load_user_clip(tmp_path / "walk.c3d", fps=50.0, check=False)

