@@ -59,7 +59,7 @@ def mocap_sequence(clip, seed: int, noisy: bool) -> tuple[np.ndarray, np.ndarray
     """(normalised 2D (N, 17, 2), root-relative camera 3D (N, 17, 3)) of a whole clip seen by one
     static virtual camera. The camera depends on (seed, clip name) only, noisy or not."""
     world = synth.center_on_floor(synth.mediapipe_definitions(
-        resample(clip.positions, clip.fps, synth.FPS).astype(np.float32)[None]))
+        resample(synth.mediapipe_heads(clip.positions), clip.fps, synth.FPS).astype(np.float32)[None]))
     name_key = zlib.crc32(clip.name.encode())
     cams = synth.sample_cameras(np.random.default_rng([seed, name_key]), world)
     noise_rng = np.random.default_rng([seed, name_key, 1])

@@ -316,6 +316,8 @@ def train(cfg: TrainConfig, train_clips: Sequence, val_clips: Sequence = (),
         recipe = {"aug": synth.Augmentation(**_tuples(cfg.augmentation)), "noise": synth.DetectorNoise(**_tuples(cfg.noise))}
     except TypeError as e:  # a field that does not exist
         raise ValueError(f"bad data recipe override: {e}") from None
+    if recipe["aug"].mediapipe_definitions:
+        train_clips, val_clips = synth.with_mediapipe_heads(train_clips), synth.with_mediapipe_heads(val_clips)
     dataset = synth.PairBatches(train_clips, cfg.steps_per_epoch, cfg.batch_size, config.num_frames,
                                 seed=cfg.seed, clip_weights=clip_weights, **recipe)
     sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=False) if distributed else None

@@ -183,6 +183,37 @@ def test_mediapipe_definitions_give_every_window_blazepose_proportions(clips):
         np.testing.assert_allclose(np.median(length(a, b) / thigh), synth.MEDIAPIPE_PROPORTIONS[name], rtol=0.05)
 
 
+def test_turn_heads_by_hand_keeps_bones_and_every_other_joint():
+    clip = walking_clip(seconds=1.0)  # faces +x; nose 0.06 ahead of and 0.16 above the thorax
+    leans = synth.head_leans(clip.positions)
+    np.testing.assert_allclose(leans[:, 0], np.degrees(np.arctan2(0.06, 0.16)), atol=1e-3)
+    np.testing.assert_allclose(leans[:, 1], np.degrees(np.arctan2(-0.06, 0.20)), atol=1e-3)
+    turned = synth.turn_heads(clip.positions, 10.0, -5.0)
+    np.testing.assert_allclose(synth.head_leans(turned), leans + [10.0, -5.0], atol=1e-3)
+    np.testing.assert_allclose(bone_lengths(turned), bone_lengths(clip.positions), atol=1e-6)
+    others = [j for j in range(17) if j not in (JOINT_INDEX["neck_nose"], JOINT_INDEX["head_top"])]
+    np.testing.assert_array_equal(turned[:, others], clip.positions[:, others])
+    # the turn stays in the sagittal plane: the neck's part along the hips' line is kept
+    hips = clip.positions[:, JOINT_INDEX["right_hip"]] - clip.positions[:, JOINT_INDEX["left_hip"]]
+    sideways = lambda p: ((p[:, JOINT_INDEX["neck_nose"]] - p[:, JOINT_INDEX["thorax"]]) * hips).sum(-1)
+    np.testing.assert_allclose(sideways(turned), sideways(clip.positions), atol=1e-6)
+
+
+def test_mediapipe_heads_sets_the_median_leans_and_keeps_the_nodding():
+    clip = walking_clip(seconds=2.0)
+    t = np.arange(len(clip.positions)) / clip.fps
+    nod = np.radians(20 + 10 * np.sin(2 * np.pi * t))
+    thorax = clip.positions[:, JOINT_INDEX["thorax"]]
+    positions = clip.positions.copy()
+    positions[:, JOINT_INDEX["neck_nose"]] = thorax + 0.17 * np.stack([np.sin(nod), 0 * nod, np.cos(nod)], -1)
+    before, after = synth.head_leans(positions), synth.head_leans(synth.mediapipe_heads(positions))
+    target = [synth.MEDIAPIPE_HEAD_LEAN_DEG["neck"], synth.MEDIAPIPE_HEAD_LEAN_DEG["head"]]
+    np.testing.assert_allclose(np.median(after, 0), target, atol=1e-3)
+    np.testing.assert_allclose(after - np.median(after, 0), before - np.median(before, 0), atol=1e-3)
+    heads = synth.with_mediapipe_heads([Clip("walk", "nod", positions, clip.fps)])
+    np.testing.assert_allclose(np.median(synth.head_leans(heads[0].positions), 0), target, atol=1e-3)
+
+
 def test_mixed_bodies_keep_the_legs_and_set_the_other_upper_body_on_the_pelvis_facing_the_same_way(clips):
     rng = np.random.default_rng(0)
     lower = synth.sample_windows(clips, rng, 6, 27)

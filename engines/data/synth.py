@@ -5,17 +5,19 @@ A pair is what the live lifter sees and what it must answer: a window of 2D pose
 in metres, root-relative, in camera coordinates (x right, y down, z forward). Everything is
 vectorised over a batch of windows; :class:`PairBatches` wraps it for a torch ``DataLoader``.
 
-Per window, in world space (Z up): a random clip and start, a time warp of 0.5-2x, now and then
-the upper body of another clip on its legs, random bone lengths, a left-right mirror, and a
-rotation about gravity. Then a virtual camera (distance, height, aim point, roll, field of view,
-image size, portrait or landscape) projects the poses, and a MediaPipe-like noise model perturbs
-the 2D points (per-joint offsets for differing joint definitions, jitter, slow wander, dropped
-joints held at a stale value, low-confidence joints, repeated frames, left/right swaps).
+Each clip first gets BlazePose's head leans (:func:`mediapipe_heads`, once per clip, in
+``engines.train``). Per window, in world space (Z up): a random clip and start, a time warp of
+0.5-2x, now and then the upper body of another clip on its legs, random bone lengths, a
+left-right mirror, and a rotation about gravity. Then a virtual camera (distance, height, aim
+point, roll, field of view, image size, portrait or landscape) projects the poses, and a
+MediaPipe-like noise model perturbs the 2D points (per-joint offsets for differing joint
+definitions, jitter, slow wander, dropped joints held at a stale value, low-confidence joints,
+repeated frames, left/right swaps).
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -44,7 +46,7 @@ class Augmentation:
     rotate: bool = True  # uniform rotation about gravity
     limb_rotation_deg: float = 0.0  # std (degrees) of a per-window turn of each arm and thigh segment; off: it did not help (docs/model-card.md)
     mix_bodies_prob: float = 0.3  # share of windows whose upper body comes from another clip and start (docs/model-card.md)
-    mediapipe_definitions: bool = True  # rescale hips, shoulders, torso, neck, head and limbs to BlazePose's
+    mediapipe_definitions: bool = True  # BlazePose's joints: head leans per clip (engines.train), bone lengths per window
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,64 @@ class DetectorNoise:
 MEDIAPIPE_PROPORTIONS = {"hip_width": 0.477, "shoulder_width": 0.882, "torso": 1.301,
                          "thorax_to_nose": 0.586, "nose_to_head_top": 0.392,
                          "shin": 0.934, "upper_arm": 0.663, "forearm": 0.634}
+
+# How far BlazePose's nose leans forward of the torso axis seen from the thorax, and its head top
+# (above the ears) seen from the nose, in degrees, in the body's sagittal plane: medians over the
+# Demo_MultiPerson reference (docs/real-video.md). The sources' skeletons put the head elsewhere
+# (per source, median neck leans of 13-49 degrees and head leans of -38 to +15), and lengths alone
+# do not move it; :func:`mediapipe_heads` turns each clip's neck and head by a constant to these.
+MEDIAPIPE_HEAD_LEAN_DEG = {"neck": 57.1, "head": -11.3}
+_NECK = (JOINT_INDEX["thorax"], JOINT_INDEX["neck_nose"])
+_HEAD = (JOINT_INDEX["neck_nose"], JOINT_INDEX["head_top"])
+
+
+def _sagittal_axes(positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per pose (..., 17, 3): unit vectors (..., 3) along the torso (pelvis to thorax) and forward
+    (from it and the hips' left-to-right line)."""
+    up = positions[..., JOINT_INDEX["thorax"], :] - positions[..., JOINT_INDEX["pelvis"], :]
+    up /= np.linalg.norm(up, axis=-1, keepdims=True)
+    forward = np.cross(up, positions[..., JOINT_INDEX["right_hip"], :] - positions[..., JOINT_INDEX["left_hip"], :])
+    return up, forward / np.linalg.norm(forward, axis=-1, keepdims=True)
+
+
+def head_leans(positions: np.ndarray) -> np.ndarray:
+    """(..., 2) degrees: how far forward of the torso axis the neck (thorax to nose) and the
+    head (nose to head top) point, in each pose's sagittal plane."""
+    up, forward = _sagittal_axes(positions)
+    leans = []
+    for parent, child in (_NECK, _HEAD):
+        bone = positions[..., child, :] - positions[..., parent, :]
+        leans.append(np.degrees(np.arctan2((bone * forward).sum(-1), (bone * up).sum(-1))))
+    return np.stack(leans, -1)
+
+
+def turn_heads(positions: np.ndarray, neck_deg: float, head_deg: float) -> np.ndarray:
+    """Poses (..., 17, 3) with the nose turned about the thorax by ``neck_deg`` and the head top
+    about the nose by ``head_deg``, forward positive, in each pose's sagittal plane; bone lengths
+    and the sideways parts of both bones kept."""
+    out = np.array(positions, dtype=np.float64, copy=True)
+    up, forward = _sagittal_axes(out)
+    for (parent, child), deg in ((_NECK, neck_deg), (_HEAD, head_deg)):
+        bone = positions[..., child, :] - positions[..., parent, :]
+        along, ahead = (bone * up).sum(-1, keepdims=True), (bone * forward).sum(-1, keepdims=True)
+        cos, sin = np.cos(np.radians(deg)), np.sin(np.radians(deg))
+        turned = bone + (along * cos - ahead * sin - along) * up + (along * sin + ahead * cos - ahead) * forward
+        out[..., child, :] = out[..., parent, :] + turned
+    return out.astype(positions.dtype)
+
+
+def mediapipe_heads(positions: np.ndarray) -> np.ndarray:
+    """One clip (T, 17, 3) with its neck and head turned by constant angles so that their median
+    leans are BlazePose's (:data:`MEDIAPIPE_HEAD_LEAN_DEG`); the head's motion within the clip is
+    kept."""
+    neck, head = np.nanmedian(head_leans(positions.astype(np.float64)), axis=0)
+    return turn_heads(positions, MEDIAPIPE_HEAD_LEAN_DEG["neck"] - neck, MEDIAPIPE_HEAD_LEAN_DEG["head"] - head)
+
+
+def with_mediapipe_heads(clips: Sequence) -> list:
+    """The clips with :func:`mediapipe_heads` applied (per clip, before windows are cut, so that
+    one window's head pose can differ from another's as in the source)."""
+    return [replace(c, positions=mediapipe_heads(c.positions)) for c in clips]
 
 
 @dataclass
