@@ -35,8 +35,6 @@ def _reader_counts(reader) -> dict[str, int]:
 def build_report(pipeline: Pipeline, wall_ns: int) -> dict:
     """The report of ``pipeline``'s run, which took ``wall_ns``: counts, rates, latencies, what ran."""
     p = pipeline
-    span_s = (p.capture_span_ns[1] - p.capture_span_ns[0]) / 1e9
-    input_fps = (p.captured - 1) / span_s if p.captured > 1 and span_s > 0 else 0.0
     lifter, source = p.lifter, p.source
     counts = {
         "captured": p.captured,
@@ -76,4 +74,4 @@ def build_report(pipeline: Pipeline, wall_ns: int) -> dict:
             "sinks": {s.name: s.counts() for s in p.sinks},
             "pose2d_ms_by_people": {str(n): {**p50_p99(times), "n": len(times)}
                                     for n, times in sorted(p.pose2d_ms_by_people.items())}}
-    return p.report.build(counts, info, input_fps)
+    return p.report.build(counts, info, p.capture_span_ns)

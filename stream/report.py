@@ -58,8 +58,7 @@ class LatencyReport:
         self.valid, self.sent = self._column(), self._column()
         self.stages: dict[str, deque] = {}
         self.frames = self.frames_sent = 0  # messages timed; frames with a pose sent
-        self.first_sent_capture_ns: int | None = None
-        self.last_sent_capture_ns = 0
+        self.last_sent_capture_ns: int | None = None
         self.people: dict[int, _Person] = {}
 
     def _column(self, values=()) -> deque:
@@ -75,11 +74,9 @@ class LatencyReport:
         self.valid.append(rec.valid)
         self.sent.append(sent)
         if sent:
-            if self.first_sent_capture_ns is None or rec.t_capture_ns > self.last_sent_capture_ns:
+            if self.last_sent_capture_ns is None or rec.t_capture_ns > self.last_sent_capture_ns:
                 self.frames_sent += 1  # a frame's first message (with several people, the others follow it)
-            if self.first_sent_capture_ns is None:
-                self.first_sent_capture_ns = rec.t_capture_ns
-            self.last_sent_capture_ns = max(self.last_sent_capture_ns, rec.t_capture_ns)
+                self.last_sent_capture_ns = rec.t_capture_ns
             if rec.pose2d.person_id not in self.people:
                 self.people[rec.pose2d.person_id] = _Person(self._column())
             self.people[rec.pose2d.person_id].add(rec.t_capture_ns, rec.glass_to_publish_ms())
@@ -91,8 +88,9 @@ class LatencyReport:
             if len(column) == n:
                 column.append(float("nan"))
 
-    def build(self, counts: dict, info: dict, input_fps: float) -> dict:
-        """The report as a JSON-ready dict; ``input_fps`` is the rate the source delivered frames at."""
+    def build(self, counts: dict, info: dict, capture_span_ns: tuple[int, int]) -> dict:
+        """The report as a JSON-ready dict; ``counts["captured"]`` frames were captured over
+        ``capture_span_ns`` (first and last capture time)."""
         latency = {}
         for name, column in self.stages.items():
             values = np.asarray(column, dtype=np.float64)
@@ -101,11 +99,12 @@ class LatencyReport:
                 p50, p95, p99 = np.percentile(values, [50, 95, 99])
                 latency[name] = {"p50": round(p50, 3), "p95": round(p95, 3), "p99": round(p99, 3),
                                  "max": round(float(values.max()), 3), "n": int(values.size)}
-        # Over the capture times of the frames sent, as the input rate is over those of the frames
-        # captured: publish times bunch up as the first frames' start-up latency drains, and a
-        # rate over them came out above the input's ("output 30.1 > input 30.0"). Frames, not
-        # messages: with several people each person's rate is in info.people.
-        output_fps = rate(self.frames_sent, [self.first_sent_capture_ns or 0, self.last_sent_capture_ns])
+        # Both rates are over the capture span, so output <= input and the gap is the frames not
+        # published. Publish times bunch up as the start-up latency drains ("output 30.1 > input
+        # 30.0"), and the span of the sent frames alone is shorter when the first or last are not
+        # sent ("33.51 > 33.48"). Frames, not messages: each person's rate is in info.people.
+        input_fps = rate(counts["captured"], list(capture_span_ns))
+        output_fps = rate(self.frames_sent, list(capture_span_ns))
         people = {str(person_id): person.summary() for person_id, person in sorted(self.people.items())}
         return {
             "info": {**info, "frames_timed": self.frames, "frames_kept": len(self.seq), "people": people},

@@ -22,8 +22,22 @@ def test_output_rate_is_not_above_the_input_rate_when_start_up_latency_drains():
         rec = FrameRecord(seq, "cam", t_capture, (640, 360), stamps={"capture": t_capture, "publish": t_capture + latency},
                           pose2d=someone())
         report.add(rec, sent=True)
-    built = report.build({"captured": 30}, {}, input_fps=30.0)
+    built = report.build({"captured": 30}, {}, (0, 29 * period_ns))
     assert built["fps"]["output"] <= built["fps"]["input"] == 30.0
+
+
+def test_output_rate_is_not_above_the_input_rate_when_the_first_and_last_frames_are_not_sent():
+    """A source's first and last frames came after pauses and had nobody in them: the frames sent
+    are evenly 30 fps, but the run captured fewer frames per second than that."""
+    report = LatencyReport()
+    period_ns = 33_333_333
+    sent_captures = [100_000_000 + k * period_ns for k in range(30)]
+    for seq, t_capture in enumerate(sent_captures, start=1):
+        report.add(FrameRecord(seq, "cam", t_capture, (640, 360), stamps={"capture": t_capture, "publish": t_capture},
+                               pose2d=someone()), sent=True)
+    built = report.build({"captured": 32}, {}, (0, sent_captures[-1] + 100_000_000))
+    assert built["fps"]["input"] == round(31 / 1.166666657, 2)
+    assert built["fps"]["output"] == round(29 / 1.166666657, 2) < built["fps"]["input"]
 
 
 def test_printed_summary_names_the_counts_that_matter_on_short_lines():
@@ -36,7 +50,7 @@ def test_printed_summary_names_the_counts_that_matter_on_short_lines():
               "held_invalid": 1, "skipped_by_lifter": 0, "non_finite_3d": 0, "root_failed": 0, "not_confident": 1,
               "published": 34, "dropped_by_socket": 0, "meta_sent": 5, "meta_dropped": 0, "source_stalls": 0,
               "window_restarts_at_gaps": 0, "unaccounted": 0}
-    text = format_report(report.build(counts, {}, input_fps=30.0))
+    text = format_report(report.build(counts, {}, (0, 2_000_000_000)))
     lines = text.splitlines()
     assert all(len(line) <= REPORT_WIDTH for line in lines), text
     assert "frames: captured 60, published 34, unaccounted 0" in lines
@@ -56,7 +70,7 @@ def test_each_person_has_their_own_count_rate_and_latency():
             t = seq * 33_333_333
             report.add(FrameRecord(seq, "cam", t, (640, 360), stamps={"capture": t, "publish": t + latency_ms * 1_000_000},
                                    pose2d=someone(person)), sent=True)
-    built = report.build({}, {}, input_fps=30.0)
+    built = report.build({"captured": 31}, {}, (0, 30 * 33_333_333))
     assert built["fps"]["output"] == 30.0  # frames with a pose, not messages
     people = built["info"]["people"]
     assert people == {"0": {"published": 31, "fps": 30.0, "glass_to_publish_ms": {"p50": 50.0, "p99": 50.0}},
