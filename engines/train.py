@@ -71,6 +71,7 @@ class TrainConfig:
     init: str | None = None  # start from these weights (same architecture)
     augmentation: dict = field(default_factory=dict)  # synth.Augmentation fields, e.g. {"limb_rotation_deg": 0}
     noise: dict = field(default_factory=dict)  # synth.DetectorNoise fields, e.g. {"swap_body_prob": 0}
+    cameras: dict = field(default_factory=dict)  # synth.CameraRanges fields, e.g. {"hfov_deg": (30, 85)}
     reference: str | None = None  # a multi-camera reference (tools/triangulate.py) to evaluate on ...
     reference_every: int = 300  # ... every this many steps (at the end of an epoch)
 
@@ -313,7 +314,9 @@ def train(cfg: TrainConfig, train_clips: Sequence, val_clips: Sequence = (),
         lifter = DistributedDataParallel(lifter, device_ids=[device.index] if device.type == "cuda" else None)
 
     try:
-        recipe = {"aug": synth.Augmentation(**_tuples(cfg.augmentation)), "noise": synth.DetectorNoise(**_tuples(cfg.noise))}
+        recipe = {"aug": synth.Augmentation(**_tuples(cfg.augmentation)),
+                  "noise": synth.DetectorNoise(**_tuples(cfg.noise)),
+                  "cameras": synth.CameraRanges(**_tuples(cfg.cameras))}
     except TypeError as e:  # a field that does not exist
         raise ValueError(f"bad data recipe override: {e}") from None
     if recipe["aug"].mediapipe_definitions:

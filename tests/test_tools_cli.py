@@ -56,6 +56,8 @@ CASES = [
     ("tools/soak.py", ["--source", "{bad}/missing.mp4", "--minutes", "0.01"], "missing.mp4"),
     ("tools/subscribe.py", ["--endpoint", "foo://bar"], "foo://bar"),
     ("tools/train.py", ["--data", "{bad}/missing", "--steps", "1"], "missing"),
+    ("tools/train.py", ["--set", "camera.hfov_deg=[30, 40]"], "unknown section(s) ['camera']; use model, augmentation, "
+     "noise, cameras"),
     ("tools/view.py", ["--connect", "foo://x", "--save", "{bad}/v.mp4", "--duration", "1"], "foo://x"),
     ("run_stream.py", ["--source", "{bad}/nosuchdir"], "source not found"),
     ("run_stream.py", ["--endpoint", "tcp://127.0.0.1:99999"], "99999"),

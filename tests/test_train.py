@@ -11,6 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from engines.checkpoint import load_model
+from engines.data import synth
 from engines.data.mocap import split_holdout
 from engines.train import TrainConfig, train
 from test_data_synth import walking_clip
@@ -73,6 +74,20 @@ def test_single_process_ddp_matches_plain_training(tmp_path, clips, monkeypatch)
     assert not torch.distributed.is_initialized()  # train() closes the group it started
     for key in plain:
         torch.testing.assert_close(ddp[key], plain[key])
+
+
+def test_recipe_overrides_reach_the_training_data(tmp_path, clips, monkeypatch):
+    """``--set cameras.<field>`` and ``noise.<field>`` change the pairs trained on, not only the log."""
+    seen = []
+    real_make_pairs = synth.make_pairs
+    monkeypatch.setattr(synth, "make_pairs", lambda *a, **kw: seen.append(kw) or real_make_pairs(*a, **kw))
+    cfg = _config(tmp_path, steps=10, cameras={"hfov_deg": [30, 40]}, noise={"swap_body_prob": 0})
+    _, info = load_model(train(cfg, clips[:3], clips[3:]))
+    trained = [kw for kw in seen if "cameras" in kw]  # the validation batch takes the defaults
+    assert trained and all(kw["cameras"].hfov_deg == (30, 40) and kw["noise"].swap_body_prob == 0 for kw in trained)
+    assert info["train"]["cameras"] == {"hfov_deg": [30, 40]}
+    with pytest.raises(ValueError, match="fov"):
+        train(_config(tmp_path / "bad", steps=10, cameras={"fov": 40}), clips[:3], clips[3:])
 
 
 def test_holdout_patterns_split_whole_clips(clips):

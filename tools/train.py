@@ -3,10 +3,12 @@
     hotstream-train --out runs/live-cpu                       # the live HoT model's recipe
     hotstream-train --preset tcn-81 --out runs/tcn-81         # the VideoPose3D-style causal TCN
     hotstream-train --set model.num_frames=1 --set model.prune=null --set noise.swap_body_prob=0
+    hotstream-train --set "cameras.hfov_deg=[30, 85]" --set cameras.portrait_prob=0.5
 
 ``--set`` takes ``model.<field>`` (the preset's config, engines/models/), ``augmentation.<field>``
-(engines/data/synth.py:Augmentation) and ``noise.<field>`` (engines/data/synth.py:DetectorNoise),
-with YAML values, as run_stream.py's ``--set`` does.
+(engines/data/synth.py:Augmentation), ``noise.<field>`` (engines/data/synth.py:DetectorNoise) and
+``cameras.<field>`` (engines/data/synth.py:CameraRanges), with YAML values, as run_stream.py's
+``--set`` does.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from engines.models import all_presets
 from engines.overrides import nested_overrides
 from engines.train import DEFAULT_HOLDOUT, TrainConfig, train_on_mocap
 
-SECTIONS = ("model", "augmentation", "noise")
+SECTIONS = ("model", "augmentation", "noise", "cameras")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", default=d.preset, choices=list(all_presets()))
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="override a model, augmentation or noise field, e.g. --set model.prune=null (repeatable)")
+                   help="override a model, augmentation, noise or cameras field, e.g. --set model.prune=null "
+                   "(repeatable)")
     p.add_argument("--no-prune", action="store_true", help="the same HoT backbone without token pruning")
     p.add_argument("--data", default="data/mocap", help="mocap cache directory (tools/fetch_mocap.py)")
     p.add_argument("--holdout", nargs="*", default=list(DEFAULT_HOLDOUT),
@@ -59,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         steps = a.epochs * a.steps_per_epoch if a.epochs else a.steps
         cfg = TrainConfig(out=a.out, preset=a.preset, overrides=sections.get("model", {}), no_prune=a.no_prune,
                           augmentation=sections.get("augmentation", {}), noise=sections.get("noise", {}),
+                          cameras=sections.get("cameras", {}),
                           steps=steps, minutes=a.minutes, steps_per_epoch=a.steps_per_epoch,
                           batch_size=a.batch_size, lr=a.lr, seed=a.seed, threads=a.threads,
                           val_windows=a.val_windows, snapshots=a.snapshots, resume=a.resume, init=a.init,
